@@ -1,0 +1,48 @@
+"""Input checks shared by the public functions: each error names the argument."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def as_float_tensor(x: Any, name: str) -> torch.Tensor:
+    """Return ``x`` as a floating tensor (float64 for non-tensor input) or raise naming ``name``."""
+    if isinstance(x, torch.Tensor):
+        if x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"{name} must be a real floating tensor, got dtype {x.dtype}")
+        return x if x.is_floating_point() else x.to(torch.float64)
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a number, array or tensor, got {type(x).__name__}")
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric (array-like of numbers): {exc}") from None
+    return torch.from_numpy(arr.copy())
+
+
+def check_finite(t: torch.Tensor, name: str) -> None:
+    """Raise ValueError naming ``name`` if ``t`` holds NaN or +-inf."""
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def check_positive_int(n: Any, name: str) -> int:
+    """Return ``n`` as an int if it is a positive integer, else raise naming ``name``."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def check_probability(x: Any, name: str, *, open_left: bool = False) -> float:
+    """Return ``x`` as a float in [0, 1] (or (0, 1] with ``open_left``) else raise naming it."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    x = float(x)
+    lo_ok = x > 0 if open_left else x >= 0
+    if not (lo_ok and x <= 1):
+        raise ValueError(f"{name} must lie in {'(0, 1]' if open_left else '[0, 1]'}, got {x}")
+    return x

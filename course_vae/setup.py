@@ -1,0 +1,40 @@
+"""One call at the top of every notebook: seeds, deterministic torch, print options, style."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from course_vae.plots import use_course_style
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) with ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup_notebook(seed: int = 0) -> torch.device:
+    """Make a notebook reproducible and return the device to use (CUDA if present, else CPU).
+
+    Seeds every generator, turns on ``torch.use_deterministic_algorithms``, rounds
+    printed tensors and arrays to 4 decimals and applies the course's plot style.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed for deterministic CUDA
+    seed_everything(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_printoptions(precision=4, sci_mode=False)
+    np.set_printoptions(precision=4, suppress=True)
+    use_course_style()
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def show_source(fn: Callable) -> None:
+    """Print the source of a package function, so a chapter shows the tested code itself."""
+    print(inspect.getsource(fn))

@@ -1,0 +1,67 @@
+"""Every notebook source (jupytext percent .py) has an executed .ipynb with the same cells."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jupytext
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+def _cells(nb) -> list[tuple[str, str, list[str]]]:
+    return [
+        (c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", [])))
+        for c in nb.cells
+    ]
+
+
+def test_there_are_notebooks():
+    assert SOURCES, "no notebooks/NN_*.py sources found"
+    assert len({p.stem[:2] for p in SOURCES}) == len(SOURCES), "two notebooks share a number"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_ipynb_matches_source(source: Path):
+    target = source.with_suffix(".ipynb")
+    assert target.exists(), f"{target.name} missing: run python scripts/build_notebooks.py {source.stem[:2]}"
+    src_cells = _cells(jupytext.read(source))
+    nb_cells = _cells(jupytext.read(target))
+    assert src_cells == nb_cells, (
+        f"{target.name} has drifted from {source.name}: "
+        f"run python scripts/build_notebooks.py {source.stem[:2]}"
+    )
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_ipynb_is_fully_executed_without_errors(source: Path):
+    nb = json.loads(source.with_suffix(".ipynb").read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code, "a chapter without code cells"
+    counts = [c["execution_count"] for c in code]
+    assert all(isinstance(n, int) for n in counts), "some code cells were never executed"
+    assert counts == list(range(1, len(code) + 1)), "cells were not executed top to bottom once"
+    for c in code:
+        tags = set(c.get("metadata", {}).get("tags", []))
+        if "raises-exception" not in tags:
+            assert not any(o["output_type"] == "error" for o in c["outputs"]), c["source"][:80]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_chapter_anatomy(source: Path):
+    """Every chapter: learning objectives, an explorer, check cells, exercises, a summary."""
+    text = source.read_text(encoding="utf-8")
+    nb = jupytext.read(source)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "learning objectives" in markdown
+    assert "summary" in markdown
+    assert "exercise" in markdown
+    assert "setup_notebook(" in code
+    assert code.count("assert ") >= 5, "too few check cells"
+    assert "check_" in code, "exercises must be checked by a course_vae function"
+    assert "Explorer(" in code, "each chapter has an ipywidgets explorer"
+    assert "nbval-skip" not in text
