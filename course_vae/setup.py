@@ -20,12 +20,18 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
-def setup_notebook(seed: int = 0) -> torch.device:
+def setup_notebook(seed: int = 0, threads: int | None = 1) -> torch.device:
     """Make a notebook reproducible and return the device to use (CUDA if present, else CPU).
 
     Seeds every generator, turns on ``torch.use_deterministic_algorithms``, rounds
     printed tensors and arrays to 4 decimals and applies the course's plot style.
+    ``threads=1`` (the default) runs torch's CPU work on one thread: the course's
+    tensors are small, so one thread is as fast as several, it never competes with
+    other processes (nbval runs notebooks in parallel), and float reductions happen
+    in the same order on every machine.  ``threads=None`` keeps torch's default.
     """
+    if threads is not None:
+        torch.set_num_threads(threads)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed for deterministic CUDA
     seed_everything(seed)
     torch.use_deterministic_algorithms(True)

@@ -1,0 +1,145 @@
+"""The course's speed and quality targets, measured in one run.
+
+    python benchmarks/run.py                  # everything, prints a Markdown table
+    python benchmarks/run.py --only kl        # one group: notebooks, kl, train, elbo
+    python benchmarks/run.py --update-readme  # also write the table into README.md
+
+Targets live here, never in timed unit tests. Each row says what was measured, the
+target and whether it was met, on the machine named in the header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Time budgets per chapter (seconds, 2-core CPU), from the chapters' issues.
+NOTEBOOK_BUDGET_S = {"01": 60, "02": 60, "03": 90, "04": 90, "05": 120}
+
+Row = tuple[str, str, str, str]  # (what, measured, target, met)
+
+
+def _best_of(fn: Callable[[], object], repeats: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_notebooks() -> list[Row]:
+    """Wall time of executing each notebook in a fresh kernel (as nbval does)."""
+    import jupytext
+    from nbclient import NotebookClient
+
+    rows = []
+    for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        nb = jupytext.read(src)
+        t0 = time.perf_counter()
+        NotebookClient(
+            nb, timeout=900, kernel_name="python3",
+            resources={"metadata": {"path": tempfile.gettempdir()}},  # any working directory
+        ).execute()
+        elapsed = time.perf_counter() - t0
+        budget = NOTEBOOK_BUDGET_S.get(src.stem[:2], 60)
+        rows.append((f"notebook {src.stem}: execution time", f"{elapsed:.1f} s",
+                     f"< {budget} s", "yes" if elapsed < budget else "NO"))
+    return rows
+
+
+def bench_kl() -> list[Row]:
+    """Throughput of kl_normal_std vs torch.distributions.kl_divergence on a VAE-sized batch."""
+    from torch.distributions import Normal, kl_divergence
+
+    from course_vae.kl import kl_normal_std
+
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(4096, 32, generator=g)
+    logvar = torch.randn(4096, 32, generator=g)
+    std_normal = Normal(torch.zeros(()), torch.ones(()))
+
+    def ours() -> None:
+        for _ in range(20):
+            kl_normal_std(mu, logvar)
+
+    def reference() -> None:
+        for _ in range(20):
+            kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), std_normal).sum(-1)
+
+    t_ours, t_ref = _best_of(ours), _best_of(reference)
+    ratio = t_ref / t_ours
+    return [(
+        "kl_normal_std vs torch.distributions.kl_divergence (4096x32, float32): throughput ratio",
+        f"{ratio:.2f}x ({t_ours / 20 * 1e3:.2f} ms vs {t_ref / 20 * 1e3:.2f} ms per call)",
+        "report (accuracy first)", "-",
+    )]
+
+
+GROUPS: dict[str, Callable[[], list[Row]]] = {"notebooks": bench_notebooks, "kl": bench_kl}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
+            f"({'CUDA' if torch.cuda.is_available() else 'CPU'}), Python {platform.python_version()}")
+
+
+def table(rows: list[Row]) -> str:
+    lines = [f"Measured {date.today().isoformat()} on: {machine()}", "",
+             "| what | measured | target | met |", "| --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def update_readme(text: str) -> None:
+    readme = ROOT / "README.md"
+    content = readme.read_text(encoding="utf-8")
+    block = f"<!-- benchmarks:start -->\n{text}\n<!-- benchmarks:end -->"
+    pattern = re.compile(r"<!-- benchmarks:start -->.*?<!-- benchmarks:end -->", re.S)
+    if not pattern.search(content):
+        raise SystemExit("README.md has no <!-- benchmarks:start --> ... <!-- benchmarks:end --> block")
+    new = pattern.sub(lambda _m: block, content)
+    tmp = readme.with_suffix(".md.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, readme)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--only", choices=sorted(GROUPS), action="append", help="run only these groups")
+    parser.add_argument("--update-readme", action="store_true", help="write the table into README.md")
+    args = parser.parse_args(argv)
+    rows: list[Row] = []
+    for name in args.only or list(GROUPS):
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows += GROUPS[name]()
+    text = table(rows)
+    print(text)
+    if args.update_readme:
+        update_readme(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
