@@ -1,0 +1,180 @@
+"""Fixtures of the real-browser tests: a throw-away JupyterLab server and headless Chromium.
+
+The server serves a temporary COPY of ``notebooks/`` (the committed notebooks are never
+touched by the browser session), with its own config, data, runtime, settings and
+workspace directories, no token, no news and no update checks. It is stopped in teardown
+whatever happens (its kernels run in the server's process group, which is killed if the
+server does not stop on its own).
+
+A missing playwright or Chromium skips these tests on a developer machine but FAILS them
+when the environment variable ``CI`` is set: in CI the browser check is a real check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT_S = 60.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "browser: drives the notebooks' widgets in JupyterLab with headless Chromium "
+        "(needs playwright and a Chromium; fails instead of skipping when CI is set)",
+    )
+
+
+def missing(what: str) -> None:
+    """Skip locally, fail in CI (``CI`` set), because ``what`` is not available."""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"{what} (CI is set, so the browser tests must run, not skip)")
+    pytest.skip(what)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class LabServer:
+    """A running JupyterLab: its base URL, the served root (a copy) and its log file."""
+
+    url: str
+    root_dir: Path
+    log: Path
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the server (it shuts its kernels down); SIGKILL its process group if stuck."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+    try:  # the kernels are in the server's process group (start_new_session=True)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """Start ``jupyter lab`` on 127.0.0.1 serving a temp copy of ``notebooks/``."""
+    base = tmp_path_factory.mktemp("jupyterlab")
+    root_dir = base / "notebooks"
+    shutil.copytree(NOTEBOOKS, root_dir, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    settings = base / "user-settings"
+    notification = settings / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # the kernel uses the inline backend, as for a learner
+    env.update(
+        JUPYTER_CONFIG_DIR=str(base / "config"),
+        JUPYTER_DATA_DIR=str(base / "data"),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+    )
+    port = _free_port()
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=", "--ServerApp.password=",
+        f"--ServerApp.root_dir={root_dir}",
+        "--ServerApp.disable_check_xsrf=True",
+        "--ServerApp.allow_root=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={base / 'workspaces'}",
+    ]  # fmt: skip
+    log = base / "jupyterlab.log"
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            cmd, cwd=root_dir, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited with {proc.returncode}; log:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/api", timeout=2) as resp:
+                    if resp.status == 200 and "version" in json.load(resp):
+                        break
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not answer {url}/api within "
+                            f"{SERVER_START_TIMEOUT_S:.0f} s; log:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield LabServer(url=url, root_dir=root_dir, log=log)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium driven by playwright (Debian's, else playwright's own)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright is not installed (pip install playwright)")
+    candidates = [os.environ.get("CHROMIUM")] + [
+        shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
+    ]
+    executable = next((c for c in candidates if c and Path(c).exists()), None)
+    with sync_playwright() as pw:
+        if executable is None and not Path(pw.chromium.executable_path).exists():
+            missing("no Chromium found (apt-get install chromium, or playwright install chromium)")
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium, lab_server: LabServer):
+    """A fresh browser context (no cookies, no storage) and page for one test."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
