@@ -51,13 +51,21 @@ def bench_notebooks() -> list[Row]:
         nb = jupytext.read(src)
         t0 = time.perf_counter()
         NotebookClient(
-            nb, timeout=900, kernel_name="python3",
+            nb,
+            timeout=900,
+            kernel_name="python3",
             resources={"metadata": {"path": tempfile.gettempdir()}},  # any working directory
         ).execute()
         elapsed = time.perf_counter() - t0
         budget = NOTEBOOK_BUDGET_S.get(src.stem[:2], 60)
-        rows.append((f"notebook {src.stem}: execution time", f"{elapsed:.1f} s",
-                     f"< {budget} s", "yes" if elapsed < budget else "NO"))
+        rows.append(
+            (
+                f"notebook {src.stem}: execution time",
+                f"{elapsed:.1f} s",
+                f"< {budget} s",
+                "yes" if elapsed < budget else "NO",
+            )
+        )
     return rows
 
 
@@ -82,11 +90,14 @@ def bench_kl() -> list[Row]:
 
     t_ours, t_ref = _best_of(ours), _best_of(reference)
     ratio = t_ref / t_ours
-    return [(
-        "kl_normal_std vs torch.distributions.kl_divergence (4096x32, float32): throughput ratio",
-        f"{ratio:.2f}x ({t_ours / 20 * 1e3:.2f} ms vs {t_ref / 20 * 1e3:.2f} ms per call)",
-        "report (accuracy first)", "-",
-    )]
+    return [
+        (
+            "kl_normal_std vs torch.distributions.kl_divergence (4096x32 float32): throughput ratio",
+            f"{ratio:.2f}x ({t_ours / 20 * 1e3:.2f} ms vs {t_ref / 20 * 1e3:.2f} ms per call)",
+            "report (accuracy first)",
+            "-",
+        )
+    ]
 
 
 GROUPS: dict[str, Callable[[], list[Row]]] = {"notebooks": bench_notebooks, "kl": bench_kl}
@@ -101,13 +112,19 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({'CUDA' if torch.cuda.is_available() else 'CPU'}), Python {platform.python_version()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({'CUDA' if torch.cuda.is_available() else 'CPU'}), Python {platform.python_version()}"
+    )
 
 
 def table(rows: list[Row]) -> str:
-    lines = [f"Measured {date.today().isoformat()} on: {machine()}", "",
-             "| what | measured | target | met |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"Measured {date.today().isoformat()} on: {machine()}",
+        "",
+        "| what | measured | target | met |",
+        "| --- | --- | --- | --- |",
+    ]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     return "\n".join(lines)
 
@@ -118,7 +135,9 @@ def update_readme(text: str) -> None:
     block = f"<!-- benchmarks:start -->\n{text}\n<!-- benchmarks:end -->"
     pattern = re.compile(r"<!-- benchmarks:start -->.*?<!-- benchmarks:end -->", re.S)
     if not pattern.search(content):
-        raise SystemExit("README.md has no <!-- benchmarks:start --> ... <!-- benchmarks:end --> block")
+        raise SystemExit(
+            "README.md has no <!-- benchmarks:start --> ... <!-- benchmarks:end --> block"
+        )
     new = pattern.sub(lambda _m: block, content)
     tmp = readme.with_suffix(".md.tmp")
     tmp.write_text(new, encoding="utf-8")
@@ -126,9 +145,15 @@ def update_readme(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--only", choices=sorted(GROUPS), action="append", help="run only these groups")
-    parser.add_argument("--update-readme", action="store_true", help="write the table into README.md")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--only", choices=sorted(GROUPS), action="append", help="run only these groups"
+    )
+    parser.add_argument(
+        "--update-readme", action="store_true", help="write the table into README.md"
+    )
     args = parser.parse_args(argv)
     rows: list[Row] = []
     for name in args.only or list(GROUPS):

@@ -5,6 +5,21 @@ extra bits), ``plots`` (the course's figures), ``widgets`` (the explorers),
 ``exercises`` (answer checkers) and ``setup`` (seeds, determinism, style).
 """
 
+from course_vae import (
+    checkpoint,
+    coding,
+    data,
+    elbo,
+    exercises,
+    kl,
+    linear_gaussian,
+    models,
+    plots,
+    train,
+    widgets,
+)
+from course_vae.checkpoint import load_checkpoint, save_checkpoint
+from course_vae.data import load_dataset
 from course_vae.kl import (
     fit_gaussian_1d,
     kl_discrete,
@@ -14,7 +29,7 @@ from course_vae.kl import (
     kl_normal_std_terms,
     kl_quadrature,
 )
-from course_vae import coding, exercises, kl, plots, widgets
+from course_vae.models import VAE, VAEConfig
 from course_vae.setup import setup_notebook, show_source
 
 __version__ = "0.1.0"
@@ -25,6 +40,17 @@ __all__ = [
     "kl",
     "plots",
     "widgets",
+    "checkpoint",
+    "data",
+    "elbo",
+    "linear_gaussian",
+    "models",
+    "train",
+    "load_checkpoint",
+    "save_checkpoint",
+    "load_dataset",
+    "VAE",
+    "VAEConfig",
     "fit_gaussian_1d",
     "kl_discrete",
     "kl_monte_carlo",

@@ -20,7 +20,9 @@ def _verdict(name: str, answer: Any, expected: float, tol: float, hint: str) -> 
     try:
         value = float(answer)
     except (TypeError, ValueError):
-        raise TypeError(f"{name}: the answer must be a number, got {type(answer).__name__}") from None
+        raise TypeError(
+            f"{name}: the answer must be a number, got {type(answer).__name__}"
+        ) from None
     if not math.isfinite(value) or abs(value - expected) > tol:
         raise AssertionError(f"{name}: {value:.6g} is not right. Hint: {hint}")
     print(f"{name}: correct ({value:.4f}).")
@@ -43,7 +45,10 @@ def check_ch02_kl_by_hand(answer: Any) -> None:
     logvar = [2.0 * math.log(s) for s in CH02_KL_SIGMA]
     expected = float(kl_normal_std(list(CH02_KL_MU), logvar))
     _verdict(
-        "ch02 KL by hand", answer, expected, 1e-3,
+        "ch02 KL by hand",
+        answer,
+        expected,
+        1e-3,
         "sum 1/2 (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1) over both dimensions; "
         "square sigma before taking the log.",
     )
@@ -61,7 +66,10 @@ def check_ch02_best_sigma(answer: Any) -> None:
     kl = kl_normal_std(mu[:, None], (2.0 * torch.log(sigma))[:, None])
     expected = float(sigma[kl.argmin()])
     _verdict(
-        "ch02 best sigma", answer, expected, 1e-3,
+        "ch02 best sigma",
+        answer,
+        expected,
+        1e-3,
         "the mu term does not depend on sigma; set d/d sigma of (sigma^2 - log sigma^2) to 0.",
     )
 
@@ -76,7 +84,10 @@ def check_ch02_grad_logvar(answer: Any) -> None:
     kl = kl_normal_std(torch.tensor([CH02_GRAD_MU], dtype=torch.float64), logvar)
     (grad,) = torch.autograd.grad(kl, logvar)
     _verdict(
-        "ch02 gradient w.r.t. logvar", answer, float(grad[0]), 1e-4,
+        "ch02 gradient w.r.t. logvar",
+        answer,
+        float(grad[0]),
+        1e-4,
         "differentiate 1/2 (exp(logvar) - logvar) with respect to logvar; mu does not enter.",
     )
 
@@ -98,7 +109,10 @@ def check_ch01_kl_bits(answer: Any) -> None:
 
     expected = float(kl_discrete(list(CH01_Q), list(CH01_P), base=2))
     _verdict(
-        "ch01 KL in bits", answer, expected, 1e-3,
+        "ch01 KL in bits",
+        answer,
+        expected,
+        1e-3,
         "sum Q_i log2(Q_i / P_i) with Q first; bits = nats / ln 2.",
     )
 
@@ -111,7 +125,10 @@ def check_ch01_extra_bits(answer: Any) -> None:
     q, p = list(CH01_CODE_Q), list(CH01_CODE_P)
     expected = expected_length(q, huffman_code(p)) - expected_length(q, huffman_code(q))
     _verdict(
-        "ch01 extra bits", answer, expected, 1e-6,
+        "ch01 extra bits",
+        answer,
+        expected,
+        1e-6,
         "average the codeword lengths of P's code under Q, subtract the average length of "
         "Q's own code; both distributions are dyadic, so this is KL(Q||P) in bits.",
     )
@@ -138,6 +155,9 @@ def check_ch01_forward_fit_std(answer: Any) -> None:
         return
     m, s = fit_gaussian_1d(_ch01_mixture().log_prob, "forward", init=(0.0, 1.0), steps=400, lr=0.05)
     _verdict(
-        "ch01 forward-KL fit std", answer, s, 1e-2,
+        "ch01 forward-KL fit std",
+        answer,
+        s,
+        1e-2,
         "forward KL matches moments: s^2 = sum_k w_k (sigma_k^2 + mu_k^2) - (sum_k w_k mu_k)^2.",
     )

@@ -84,7 +84,9 @@ def _check_pair(a: Any, b: Any, name_a: str, name_b: str) -> tuple[torch.Tensor,
     a = as_float_tensor(a, name_a)
     b = as_float_tensor(b, name_b)
     if a.dim() == 0 or b.dim() == 0:
-        raise ValueError(f"{name_a} and {name_b} need at least one dimension (the latent dimension)")
+        raise ValueError(
+            f"{name_a} and {name_b} need at least one dimension (the latent dimension)"
+        )
     try:
         torch.broadcast_shapes(a.shape, b.shape)
     except RuntimeError as exc:
@@ -114,7 +116,7 @@ def kl_normal_std_terms(mu: Any, logvar: Any) -> dict[str, torch.Tensor]:
 
 
 def kl_normal_std(mu: Any, logvar: Any) -> torch.Tensor:
-    r"""KL(N(mu, diag exp(logvar)) || N(0, I)) = 1/2 \sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1).
+    r"""KL(N(mu, diag exp(logvar)) || N(0, I)) = 1/2 \sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)
 
     Summed over the last dimension.  Computed as 1/2 \sum_j (mu_j^2 + expm1(l_j) - l_j)
     with a series near l_j = 0, so it stays accurate (no cancellation) and finite for
@@ -127,7 +129,7 @@ def kl_normal_std(mu: Any, logvar: Any) -> torch.Tensor:
 def kl_normal(mu_q: Any, logvar_q: Any, mu_p: Any, logvar_p: Any) -> torch.Tensor:
     r"""KL(N(mu_q, diag e^{logvar_q}) || N(mu_p, diag e^{logvar_p})), summed over the last dim.
 
-    = 1/2 \sum_j [ (mu_q - mu_p)^2 / sigma_p^2 + sigma_q^2 / sigma_p^2 - log(sigma_q^2 / sigma_p^2) - 1 ].
+    = 1/2 \sum_j [(mu_q - mu_p)^2 / s_p^2 + s_q^2 / s_p^2 - log(s_q^2 / s_p^2) - 1]  (s = sigma).
     With mu_p = 0 and logvar_p = 0 this is :func:`kl_normal_std`.
     """
     mu_q, logvar_q = _check_pair(mu_q, logvar_q, "mu_q", "logvar_q")

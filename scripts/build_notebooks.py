@@ -34,7 +34,9 @@ def sources(names: list[str]) -> list[Path]:
     chosen = [p for p in all_sources if any(p.stem.startswith(n) for n in names)]
     missing = [n for n in names if not any(p.stem.startswith(n) for p in all_sources)]
     if missing:
-        raise SystemExit(f"no notebook source matches {missing}; have {[p.stem for p in all_sources]}")
+        raise SystemExit(
+            f"no notebook source matches {missing}; have {[p.stem for p in all_sources]}"
+        )
     return chosen
 
 
@@ -49,7 +51,10 @@ def build(source: Path, timeout: int = 900) -> float:
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(NOTEBOOKS)}},
         ).execute()
     finally:
         if env_backup is None:
@@ -70,13 +75,18 @@ def build(source: Path, timeout: int = 900) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("names", nargs="*", help="notebook name prefixes (default: all)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args(argv)
     for src in sources(args.names):
         print(f"executing {src.relative_to(ROOT)} ...", flush=True)
-        print(f"  wrote {src.with_suffix('.ipynb').name} in {build(src, args.timeout):.1f} s", flush=True)
+        print(
+            f"  wrote {src.with_suffix('.ipynb').name} in {build(src, args.timeout):.1f} s",
+            flush=True,
+        )
     return 0
 
 

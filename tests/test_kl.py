@@ -40,7 +40,9 @@ def test_kl_discrete_matches_scipy_and_torch():
     p, q = _rand_probs(rng, 50, 6), _rand_probs(rng, 50, 6)
     ours = kl_discrete(p, q).numpy()
     ref_scipy = scipy.special.rel_entr(p, q).sum(-1)
-    ref_torch = kl_divergence(Categorical(probs=torch.tensor(p)), Categorical(probs=torch.tensor(q)))
+    ref_torch = kl_divergence(
+        Categorical(probs=torch.tensor(p)), Categorical(probs=torch.tensor(q))
+    )
     np.testing.assert_allclose(ours, ref_scipy, rtol=1e-6)
     np.testing.assert_allclose(ours, ref_torch.numpy(), rtol=1e-6)
     np.testing.assert_allclose(ours, scipy.stats.entropy(p.T, q.T), rtol=1e-6)
@@ -140,7 +142,9 @@ def test_kl_normal_std_matches_scipy_quadrature_1d():
         q = scipy.stats.norm.pdf(x, m, s)
         integrand = q * (scipy.stats.norm.logpdf(x, m, s) - scipy.stats.norm.logpdf(x))
         ref = np.trapezoid(integrand, x)
-        assert kl_normal_std(torch.tensor([m]), torch.tensor([lv])).item() == pytest.approx(ref, rel=1e-6)
+        assert kl_normal_std(torch.tensor([m]), torch.tensor([lv])).item() == pytest.approx(
+            ref, rel=1e-6
+        )
 
 
 def test_kl_normal_std_terms_sum_to_total():
@@ -172,8 +176,12 @@ def _half_expm1_minus_x_exact(values: torch.Tensor) -> torch.Tensor:
 def test_kl_normal_std_accurate_over_logvar_range(dtype):
     """Against a 50-digit reference, including tiny logvar where exp(l) - 1 - l cancels."""
     lv = torch.cat(
-        [torch.linspace(-30, 30, 601, dtype=F64), torch.logspace(-12, -1, 50, dtype=F64),
-         -torch.logspace(-12, -1, 50, dtype=F64), torch.linspace(-0.2, 0.2, 81, dtype=F64)]
+        [
+            torch.linspace(-30, 30, 601, dtype=F64),
+            torch.logspace(-12, -1, 50, dtype=F64),
+            -torch.logspace(-12, -1, 50, dtype=F64),
+            torch.linspace(-0.2, 0.2, 81, dtype=F64),
+        ]
     ).to(dtype)
     out = kl_normal_std(torch.zeros_like(lv).unsqueeze(-1), lv.unsqueeze(-1))
     assert out.dtype == dtype and torch.isfinite(out).all()
@@ -210,7 +218,9 @@ def test_kl_normal_matches_torch_and_reduces_to_std():
     torch.testing.assert_close(kl_normal(mq, lq, mp, lp), ref, rtol=1e-6, atol=0)
     torch.testing.assert_close(
         kl_normal(mq, lq, torch.zeros(5, dtype=F64), torch.zeros(5, dtype=F64)),
-        kl_normal_std(mq, lq), rtol=1e-12, atol=1e-12,
+        kl_normal_std(mq, lq),
+        rtol=1e-12,
+        atol=1e-12,
     )
 
 

@@ -13,10 +13,7 @@ SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 
 
 def _cells(nb) -> list[tuple[str, str, list[str]]]:
-    return [
-        (c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", [])))
-        for c in nb.cells
-    ]
+    return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in nb.cells]
 
 
 def test_there_are_notebooks():
@@ -27,7 +24,9 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_ipynb_matches_source(source: Path):
     target = source.with_suffix(".ipynb")
-    assert target.exists(), f"{target.name} missing: run python scripts/build_notebooks.py {source.stem[:2]}"
+    assert target.exists(), (
+        f"{target.name} missing: run python scripts/build_notebooks.py {source.stem[:2]}"
+    )
     src_cells = _cells(jupytext.read(source))
     nb_cells = _cells(jupytext.read(target))
     assert src_cells == nb_cells, (

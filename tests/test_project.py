@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,9 +40,14 @@ def _environment_deps() -> set[str]:
 
 def test_environment_yml_names_the_same_dependencies_as_pyproject():
     env = _environment_deps() - {"python", "pip"}
-    extra_env_only = {"jupytext", "ipykernel"}  # jupytext is also a test dep; ipykernel runs notebooks
+    extra_env_only = {
+        "jupytext",
+        "ipykernel",
+    }  # jupytext is also a test dep; ipykernel runs notebooks
     assert _pyproject_deps() <= env, f"missing from environment.yml: {_pyproject_deps() - env}"
-    assert env - _pyproject_deps() <= extra_env_only, f"only in environment.yml: {env - _pyproject_deps()}"
+    assert env - _pyproject_deps() <= extra_env_only, (
+        f"only in environment.yml: {env - _pyproject_deps()}"
+    )
 
 
 def test_environment_yml_uses_cpu_pytorch_and_installs_the_package():

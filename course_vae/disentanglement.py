@@ -1,0 +1,318 @@
+r"""Disentanglement scores of a representation against known generative factors.
+
+Both scores take ``codes`` (n, d) -- e.g. the posterior means of n images -- and the
+``factors`` (n, K) that generated the images (each column a discrete factor: integer
+indices, or any values, which are mapped to indices).  A factor that takes one value
+only carries no information and is left out (its entries in the results are NaN / 0).
+
+* **MIG**, the Mutual Information Gap (Chen et al. 2018), as in disentanglement_lib:
+  each code dimension is discretised into a 20-bin histogram, the discrete mutual
+  information I(z_j; v_k) (nats) is computed for every pair, and
+
+  .. math:: \mathrm{MIG} = \frac1K \sum_k \frac{I(z_{j^{(1)}_k}; v_k)
+            - I(z_{j^{(2)}_k}; v_k)}{H(v_k)}
+
+  where j^(1)_k, j^(2)_k are the two code dimensions most informative about v_k.
+  1 when each factor lives in one dimension alone; 0 when the top two tie.
+* **DCI** (Eastwood & Williams 2018): a random forest predicts each factor from the
+  codes; its impurity importances form R (d x K).  With P_jk = R_jk / sum_k R_jk,
+  disentanglement is :math:`D = \sum_j \rho_j (1 - H_K(P_{j\cdot}))`, with weights
+  :math:`\rho_j = \sum_k R_{jk} / \sum_{jk} R_{jk}` and entropy in base K;
+  completeness is the same with the roles of codes and factors swapped (base d);
+  informativeness is the forests' mean accuracy on held-out points.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from course_vae._validate import as_float_tensor, check_finite, check_positive_int
+
+__all__ = [
+    "DCIResult",
+    "MIGResult",
+    "dci",
+    "dci_disentanglement",
+    "dci_from_importance",
+    "discrete_entropy",
+    "discrete_mutual_info",
+    "factor_indices",
+    "histogram_discretize",
+    "mig",
+    "mig_details",
+]
+
+
+def _codes_array(codes: Any, name: str = "codes") -> np.ndarray:
+    t = as_float_tensor(codes, name)
+    if t.ndim != 2:
+        raise ValueError(f"{name} must have shape (n, d), got {tuple(t.shape)}")
+    if t.shape[0] < 2 or t.shape[1] < 1:
+        raise ValueError(f"{name} needs at least 2 rows and 1 column, got {tuple(t.shape)}")
+    check_finite(t, name)
+    return t.detach().cpu().double().numpy()
+
+
+def factor_indices(factors: Any, name: str = "factors") -> np.ndarray:
+    """Map each column of ``factors`` (n, K) to integer indices 0..m_k-1 of its sorted values."""
+    t = as_float_tensor(factors, name)
+    if t.ndim != 2:
+        raise ValueError(f"{name} must have shape (n, K), got {tuple(t.shape)}")
+    if t.shape[0] < 2 or t.shape[1] < 1:
+        raise ValueError(f"{name} needs at least 2 rows and 1 column, got {tuple(t.shape)}")
+    check_finite(t, name)
+    arr = t.detach().cpu().double().numpy()
+    out = np.empty(arr.shape, dtype=np.int64)
+    for k in range(arr.shape[1]):
+        out[:, k] = np.unique(arr[:, k], return_inverse=True)[1].reshape(-1)
+    return out
+
+
+def _check_pair(codes: Any, factors: Any) -> tuple[np.ndarray, np.ndarray]:
+    z = _codes_array(codes)
+    v = factor_indices(factors)
+    if z.shape[0] != v.shape[0]:
+        raise ValueError(
+            f"codes and factors must have the same number of rows, got {z.shape[0]} and "
+            f"{v.shape[0]}"
+        )
+    return z, v
+
+
+def histogram_discretize(codes: Any, n_bins: int = 20) -> np.ndarray:
+    """Bin each column of ``codes`` (n, d) into ``n_bins`` equal-width bins over [min, max].
+
+    Returns int64 bin indices in [0, n_bins) (a constant column goes to bin 0), like
+    disentanglement_lib's ``np.digitize(x, np.histogram(x, n_bins)[1][:-1])`` minus one.
+    """
+    z = _codes_array(codes)
+    n_bins = check_positive_int(n_bins, "n_bins")
+    lo, hi = z.min(axis=0) / 2, z.max(axis=0) / 2  # halved: no overflow for spans near 1e308
+    span = hi - lo
+    safe = np.where(span > 0, span, 1.0)
+    scaled = (z / 2 - lo) / safe * n_bins
+    return np.clip(np.floor(scaled), 0, n_bins - 1).astype(np.int64)
+
+
+def discrete_entropy(labels: Any) -> np.ndarray:
+    r"""Entropy :math:`H(v_k) = -\sum_a p(a) \log p(a)` (nats) of each column of ``labels``.
+
+    ``labels`` (n, K) holds discrete values; returns (K,) entropies, 0 for a constant column.
+    """
+    v = factor_indices(labels, "labels")
+    out = np.empty(v.shape[1])
+    for k in range(v.shape[1]):
+        p = np.bincount(v[:, k]) / v.shape[0]
+        p = p[p > 0]
+        out[k] = max(0.0, float(-(p * np.log(p)).sum()))
+    return out
+
+
+def discrete_mutual_info(a: Any, b: Any) -> np.ndarray:
+    r"""Matrix of :math:`I(a_i; b_k) = \sum p(x,y) \log\frac{p(x,y)}{p(x)p(y)}` (nats).
+
+    ``a`` (n, d) and ``b`` (n, K) hold discrete values (each column is mapped to indices).
+    Returns (d, K), each entry clipped into [0, min(H(a_i), H(b_k))] against rounding.
+    """
+    ai = factor_indices(a, "a")
+    bi = factor_indices(b, "b")
+    if ai.shape[0] != bi.shape[0]:
+        raise ValueError(
+            f"a and b must have the same number of rows, got {ai.shape[0]} and {bi.shape[0]}"
+        )
+    n = ai.shape[0]
+    ha, hb = discrete_entropy(ai), discrete_entropy(bi)
+    out = np.zeros((ai.shape[1], bi.shape[1]))
+    for i in range(ai.shape[1]):
+        x = ai[:, i]
+        nx = int(x.max()) + 1
+        px = np.bincount(x, minlength=nx) / n
+        for k in range(bi.shape[1]):
+            y = bi[:, k]
+            ny = int(y.max()) + 1
+            pxy = np.bincount(x * ny + y, minlength=nx * ny).reshape(nx, ny) / n
+            py = pxy.sum(axis=0)
+            mask = pxy > 0
+            ratio = pxy[mask] / (px[:, None] * py[None, :])[mask]
+            mi = float((pxy[mask] * np.log(ratio)).sum())
+            out[i, k] = min(max(mi, 0.0), ha[i], hb[k])
+    return out
+
+
+@dataclass(frozen=True)
+class MIGResult:
+    """MIG and its parts: ``mutual_info`` (d, K) nats, ``entropy`` (K,) nats,
+    ``per_factor`` (K,) normalised gaps (NaN for a constant factor), ``top_dims`` (K, 2)."""
+
+    score: float
+    per_factor: np.ndarray
+    mutual_info: np.ndarray
+    entropy: np.ndarray
+    top_dims: np.ndarray
+
+
+def mig_details(codes: Any, factors: Any, n_bins: int = 20) -> MIGResult:
+    r"""Mutual Information Gap with its MI matrix, factor entropies and per-factor gaps.
+
+    Per factor k: :math:`(I_{(1)k} - I_{(2)k}) / H(v_k)` for the two largest
+    :math:`I(z_j; v_k)` over code dimensions j; the score averages it over the factors
+    that are not constant.  Needs d >= 2 code dimensions.
+    """
+    z, v = _check_pair(codes, factors)
+    if z.shape[1] < 2:
+        raise ValueError(f"codes needs at least 2 dimensions for a gap, got {z.shape[1]}")
+    n_bins = check_positive_int(n_bins, "n_bins")
+    zd = histogram_discretize(z, n_bins)
+    mi = discrete_mutual_info(zd, v)
+    h = discrete_entropy(v)
+    order = np.argsort(-mi, axis=0, kind="stable")
+    top = order[:2].T.copy()
+    mi_sorted = np.take_along_axis(mi, order, axis=0)
+    informative = h > 0
+    if not informative.any():
+        raise ValueError("factors: every factor is constant, so MIG is undefined")
+    per_factor = np.full(v.shape[1], np.nan)
+    gap = mi_sorted[0, informative] - mi_sorted[1, informative]
+    per_factor[informative] = np.clip(gap / h[informative], 0.0, 1.0)
+    return MIGResult(
+        score=float(per_factor[informative].mean()),
+        per_factor=per_factor,
+        mutual_info=mi,
+        entropy=h,
+        top_dims=top,
+    )
+
+
+def mig(codes: Any, factors: Any, n_bins: int = 20) -> float:
+    """Mutual Information Gap in [0, 1] (see :func:`mig_details`)."""
+    return mig_details(codes, factors, n_bins).score
+
+
+@dataclass(frozen=True)
+class DCIResult:
+    """DCI scores and parts: ``importance`` R (d, K), ``per_code`` disentanglement D_j (d,),
+    ``code_weights`` rho_j (d,), ``per_factor_accuracy`` (K,) held-out accuracies."""
+
+    disentanglement: float
+    completeness: float
+    informativeness: float
+    importance: np.ndarray
+    per_code: np.ndarray
+    code_weights: np.ndarray
+    per_factor_accuracy: np.ndarray
+
+
+def _one_minus_entropy(p: np.ndarray, base: int) -> np.ndarray:
+    """Row-wise 1 - H(p)/log(base) for rows of probabilities p (0 log 0 = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    return 1.0 + terms.sum(axis=1) / math.log(base)
+
+
+def dci_from_importance(importance: Any) -> tuple[float, float, np.ndarray, np.ndarray]:
+    r"""Disentanglement and completeness from an importance matrix R (d codes x K factors).
+
+    :math:`D = \sum_j \rho_j (1 - H_K(R_{j\cdot} / \sum_k R_{jk}))`,
+    :math:`C = \sum_k \tau_k (1 - H_d(R_{\cdot k} / \sum_j R_{jk}))` with weights
+    :math:`\rho_j, \tau_k` the row/column shares of the total.  Returns
+    ``(D, C, per_code D_j, rho)``; rows of zeros get weight 0 (an all-zero R gives 0, 0).
+    Needs K >= 2 factors and d >= 2 codes (an entropy in base 1 is undefined).
+    """
+    r = as_float_tensor(importance, "importance")
+    if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 2:
+        raise ValueError(f"importance must have shape (d, K) with d, K >= 2, got {tuple(r.shape)}")
+    check_finite(r, "importance")
+    r = r.detach().cpu().double().numpy()
+    if (r < 0).any():
+        raise ValueError("importance must be non-negative")
+    total = r.sum()
+    if total <= 0:
+        return 0.0, 0.0, np.zeros(r.shape[0]), np.zeros(r.shape[0])
+    row = r.sum(axis=1)
+    col = r.sum(axis=0)
+    p_rows = r / np.where(row > 0, row, 1.0)[:, None]
+    p_cols = (r / np.where(col > 0, col, 1.0)[None, :]).T
+    per_code = np.where(row > 0, _one_minus_entropy(p_rows, r.shape[1]), 0.0)
+    per_factor = np.where(col > 0, _one_minus_entropy(p_cols, r.shape[0]), 0.0)
+    rho, tau = row / total, col / total
+    d_score = float(np.clip((rho * per_code).sum(), 0.0, 1.0))
+    c_score = float(np.clip((tau * per_factor).sum(), 0.0, 1.0))
+    return d_score, c_score, np.clip(per_code, 0.0, 1.0), rho
+
+
+def dci(
+    codes: Any,
+    factors: Any,
+    *,
+    test_fraction: float = 0.25,
+    n_estimators: int = 6,
+    min_samples_leaf: int = 20,
+    seed: int = 0,
+) -> DCIResult:
+    r"""DCI disentanglement, completeness and informativeness (Eastwood & Williams 2018).
+
+    For each non-constant factor a ``RandomForestClassifier`` (``n_estimators`` trees,
+    every split considers all code dimensions, ``random_state=seed``) is fitted on a
+    seeded random (1 - ``test_fraction``) share of the rows; its impurity importances
+    fill one column of R (d x K); its accuracy on the other rows is that factor's
+    informativeness.  D and C come from :func:`dci_from_importance` on the informative
+    factors.  Deterministic for a given seed.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    z, v = _check_pair(codes, factors)
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not (
+        0.0 < float(test_fraction) < 1.0
+    ):
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    n_estimators = check_positive_int(n_estimators, "n_estimators")
+    min_samples_leaf = check_positive_int(min_samples_leaf, "min_samples_leaf")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    n = z.shape[0]
+    n_test = int(round(n * float(test_fraction)))
+    if n_test < 1 or n - n_test < 2:
+        raise ValueError(
+            f"test_fraction={test_fraction} leaves {n - n_test} training and {n_test} test rows "
+            f"of {n}; need at least 2 and 1"
+        )
+    if z.shape[1] < 2:
+        raise ValueError(f"codes needs at least 2 dimensions, got {z.shape[1]}")
+    informative = np.array([len(np.unique(v[:, k])) > 1 for k in range(v.shape[1])])
+    if informative.sum() < 2:
+        raise ValueError("factors needs at least 2 non-constant factors for DCI")
+    perm = np.random.default_rng(seed).permutation(n)
+    test, train = perm[:n_test], perm[n_test:]
+    importance = np.zeros((z.shape[1], v.shape[1]))
+    accuracy = np.full(v.shape[1], np.nan)
+    for k in np.flatnonzero(informative):
+        forest = RandomForestClassifier(
+            n_estimators=n_estimators,
+            max_features=None,
+            min_samples_leaf=min_samples_leaf,
+            random_state=seed,
+            n_jobs=1,
+        )
+        forest.fit(z[train], v[train, k])
+        importance[:, k] = np.abs(forest.feature_importances_)
+        accuracy[k] = float(forest.score(z[test], v[test, k]))
+    d_score, c_score, per_code, rho = dci_from_importance(importance[:, informative])
+    return DCIResult(
+        disentanglement=d_score,
+        completeness=c_score,
+        informativeness=float(np.nanmean(accuracy)),
+        importance=importance,
+        per_code=per_code,
+        code_weights=rho,
+        per_factor_accuracy=accuracy,
+    )
+
+
+def dci_disentanglement(codes: Any, factors: Any, **kwargs: Any) -> float:
+    """DCI disentanglement D in [0, 1] (see :func:`dci`; keyword arguments go to it)."""
+    return dci(codes, factors, **kwargs).disentanglement

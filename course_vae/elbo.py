@@ -1,0 +1,336 @@
+r"""The ELBO and the importance-weighted (IWAE) bound, per example, in nats.
+
+ELBO(x) = E_{q(z|x)}[log p(x|z)] - KL(q(z|x) || p(z)) <= log p(x).
+
+* ``recon`` = log p(x|z) for one reparameterised z ~ q(z|x), SUMMED over pixels;
+* ``kl``    = KL(q(z|x) || N(0, I)) in closed form (:func:`course_vae.kl.kl_normal_std`),
+  SUMMED over latent dimensions;
+* the training loss AVERAGES over the batch: loss = -mean(recon - beta * kl).
+
+IWAE_K(x) = log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x): IWAE_1 has the ELBO as its
+expectation, E[IWAE_K] grows with K and tends to log p(x).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from course_vae._validate import as_float_tensor, check_finite, check_positive_int
+from course_vae.kl import kl_normal_std
+from course_vae.models import VAE, as_generator
+
+__all__ = [
+    "ELBOTerms",
+    "bernoulli_log_likelihood",
+    "beta_elbo_loss",
+    "elbo",
+    "gaussian_log_likelihood",
+    "importance_log_weights",
+    "iwae_bound",
+    "iwae_from_log_weights",
+    "log_likelihood",
+]
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _pair(x: Any, y: Any, nx: str, ny: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = as_float_tensor(x, nx), as_float_tensor(y, ny)
+    if x.dim() == 0 or y.dim() == 0:
+        raise ValueError(f"{nx} and {ny} need at least one dimension (the pixels)")
+    try:
+        torch.broadcast_shapes(x.shape, y.shape)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{nx}.shape={tuple(x.shape)} and {ny}.shape={tuple(y.shape)} do not broadcast"
+        ) from exc
+    check_finite(x, nx)
+    check_finite(y, ny)
+    return x, y.to(x.dtype)
+
+
+def bernoulli_log_likelihood(x: Any, logits: Any) -> torch.Tensor:
+    r"""log p(x|z) = \sum_i [x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i)] (= -BCE, summed).
+
+    Summed over the last dimension (the pixels); stable for any finite logits.  A
+    normalised likelihood only for binary ``x``: against grey levels it is not.
+    """
+    x, logits = _pair(x, logits, "x", "logits")
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError("x must lie in [0, 1] for a Bernoulli likelihood")
+    x, logits = torch.broadcast_tensors(x, logits)
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+
+def gaussian_log_likelihood(x: Any, mean: Any, std: Any = 1.0) -> torch.Tensor:
+    r"""log N(x; mean, std^2 I) = -1/2 \sum_i [((x_i - m_i)/s_i)^2 + 2 log s_i + log 2 pi].
+
+    Summed over the last dimension; ``std`` is a positive number or a tensor that
+    broadcasts against ``x`` (a fixed or a given standard deviation).
+    """
+    x, mean = _pair(x, mean, "x", "mean")
+    std = as_float_tensor(std, "std").to(x.dtype)
+    check_finite(std, "std")
+    if (std <= 0).any():
+        raise ValueError("std must be positive")
+    try:
+        torch.broadcast_shapes(x.shape, mean.shape, std.shape)
+    except RuntimeError as exc:
+        raise ValueError(f"std.shape={tuple(std.shape)} does not broadcast against x") from exc
+    return _gaussian_ll(x, mean, std)
+
+
+def _gaussian_ll(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor | float) -> torch.Tensor:
+    std_t = torch.as_tensor(std, dtype=mean.dtype, device=mean.device)
+    out = ((x - mean) / std_t) ** 2 + 2 * torch.log(std_t) + _LOG_2PI
+    return -0.5 * torch.broadcast_to(out, torch.broadcast_shapes(x.shape, mean.shape)).sum(-1)
+
+
+def _model_ll(model: VAE, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) for the model's likelihood, without input checks (the training loop's path)."""
+    if model.config.likelihood == "bernoulli":
+        x = torch.broadcast_to(x, decoded.shape)
+        return -F.binary_cross_entropy_with_logits(decoded, x, reduction="none").sum(-1)
+    return _gaussian_ll(x, decoded, model.config.obs_std)
+
+
+def log_likelihood(model: VAE, x: Any, decoded: Any) -> torch.Tensor:
+    """log p(x|z) per example for ``model``'s likelihood, from its decoder output ``decoded``."""
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_vae VAE, got {type(model).__name__}")
+    if model.config.likelihood == "bernoulli":
+        return bernoulli_log_likelihood(x, decoded)
+    return gaussian_log_likelihood(x, decoded, model.config.obs_std)
+
+
+@dataclass
+class ELBOTerms:
+    """Per-example terms of the ELBO for one minibatch (each of shape (batch,), nats).
+
+    ``recon`` = log p(x|z) at one z ~ q(z|x); ``kl`` = KL(q(z|x) || p(z)); ``elbo`` =
+    recon - kl; ``loss`` = -mean(recon - beta * kl), the scalar to minimise.  ``mu``,
+    ``logvar``, ``z`` and ``decoded`` are kept for objectives that need them.
+    """
+
+    recon: torch.Tensor
+    kl: torch.Tensor
+    elbo: torch.Tensor
+    loss: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z: torch.Tensor
+    decoded: torch.Tensor
+    beta: float
+
+
+def beta_elbo_loss(recon: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    r"""loss = -mean_batch(recon - beta * kl): per-example sums, averaged over the batch."""
+    return -(recon - kl).mean() if beta == 1.0 else -(recon - beta * kl).mean()
+
+
+def _elbo_terms(
+    model: VAE, x: torch.Tensor, beta: float, generator: torch.Generator | None
+) -> ELBOTerms:
+    mu, logvar = model.encode(x)
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    decoded = model.decode(z)
+    recon = _model_ll(model, x, decoded)
+    kl = kl_normal_std(mu, logvar)
+    return ELBOTerms(
+        recon=recon,
+        kl=kl,
+        elbo=recon - kl,
+        loss=beta_elbo_loss(recon, kl, beta),
+        mu=mu,
+        logvar=logvar,
+        z=z,
+        decoded=decoded,
+        beta=beta,
+    )
+
+
+def _check_model_x(model: Any, x: Any) -> torch.Tensor:
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_vae VAE, got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError("x must be a floating tensor of shape (batch, input_dim)")
+    if x.dim() != 2 or x.shape[-1] != model.config.input_dim:
+        raise ValueError(
+            f"x must have shape (batch, {model.config.input_dim}), got {tuple(x.shape)}"
+        )
+    check_finite(x, "x")
+    if model.config.likelihood == "bernoulli" and x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError("x must lie in [0, 1] for a Bernoulli decoder (binarise it first)")
+    return x
+
+
+def _check_beta(beta: Any) -> float:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+        raise TypeError(f"beta must be a number, got {type(beta).__name__}")
+    if not (math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta must be finite and >= 0, got {beta!r}")
+    return float(beta)
+
+
+def elbo(
+    model: VAE, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | int | None = None
+) -> ELBOTerms:
+    r"""The (beta-weighted) ELBO of a minibatch ``x`` under ``model``, with one z per example.
+
+    Returns :class:`ELBOTerms`: per-example ``recon`` = log p(x|z), ``kl`` =
+    KL(q(z|x) || N(0, I)), ``elbo`` = recon - kl, and ``loss`` = -mean(recon - beta * kl).
+    ``generator`` (a ``torch.Generator`` or an int seed) draws the noise eps.
+    """
+    x = _check_model_x(model, x)
+    beta = _check_beta(beta)
+    return _elbo_terms(model, x, beta, as_generator(generator, x.device))
+
+
+LogLikelihoodFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _log_weight_chunks(x, mu, logvar, log_likelihood_fn, n_samples, chunk_size, generator):
+    """Yield log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) in chunks of shape (k, batch).
+
+    eps_k is drawn one sample at a time, so the draws do not depend on ``chunk_size``.
+    """
+    std = torch.exp(0.5 * logvar)
+    done = 0
+    while done < n_samples:
+        k = min(chunk_size, n_samples - done)
+        eps = torch.stack(
+            [
+                torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+                for _ in range(k)
+            ]
+        )
+        z = mu + std * eps
+        # log p(z) - log q(z|x) = -1/2 sum_j (z_j^2 - eps_j^2 - logvar_j)   (the 2 pi terms cancel)
+        log_prior_ratio = -0.5 * (z**2 - eps**2 - logvar).sum(-1)
+        yield log_likelihood_fn(x, z) + log_prior_ratio
+        done += k
+
+
+def _auto_chunk(batch: int, chunk_size: int | None) -> int:
+    if chunk_size is None:
+        return max(1, 65536 // max(batch, 1))
+    return check_positive_int(chunk_size, "chunk_size")
+
+
+def _check_q(x: torch.Tensor, mu: Any, logvar: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    mu, logvar = as_float_tensor(mu, "mu"), as_float_tensor(logvar, "logvar")
+    if mu.shape != logvar.shape or mu.dim() < 1:
+        raise ValueError(
+            f"mu and logvar must have one common shape (..., latent_dim), got "
+            f"{tuple(mu.shape)} and {tuple(logvar.shape)}"
+        )
+    if mu.shape[:-1] != x.shape[:-1]:
+        raise ValueError(
+            f"mu.shape={tuple(mu.shape)} must match x's batch shape {tuple(x.shape[:-1])}"
+        )
+    check_finite(mu, "mu")
+    check_finite(logvar, "logvar")
+    return mu, logvar.to(mu.dtype)
+
+
+@torch.no_grad()
+def importance_log_weights(
+    x: torch.Tensor,
+    mu: Any,
+    logvar: Any,
+    log_likelihood_fn: LogLikelihoodFn,
+    n_samples: int,
+    chunk_size: int | None = None,
+    generator: torch.Generator | int | None = None,
+) -> torch.Tensor:
+    r"""Log importance weights, shape (K, batch).
+
+    log w_k = log p(x|z_k) + log N(z_k; 0, I) - log N(z_k; mu, diag e^{logvar}).
+
+    z_k = mu + exp(logvar/2) * eps_k, k = 1..K.  ``log_likelihood_fn(x, z)`` maps z of shape
+    (k, batch, latent) to log p(x|z) of shape (k, batch).  Works for any model, e.g. the
+    linear-Gaussian one.  Keeps all K x batch weights: use :func:`iwae_bound` for large K.
+    """
+    x = as_float_tensor(x, "x")
+    mu, logvar = _check_q(x, mu, logvar)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    chunk = _auto_chunk(mu.shape[0] if mu.dim() > 1 else 1, chunk_size)
+    gen = as_generator(generator, mu.device)
+    return torch.cat(
+        list(_log_weight_chunks(x, mu, logvar, log_likelihood_fn, n_samples, chunk, gen))
+    )
+
+
+def iwae_from_log_weights(log_w: torch.Tensor) -> torch.Tensor:
+    r"""log (1/K) \sum_k exp(log w_k) along dimension 0, by logsumexp (no overflow)."""
+    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+
+
+def _iwae_streaming(x, mu, logvar, fn, n_samples, chunk, gen) -> torch.Tensor:
+    lse = None
+    for log_w in _log_weight_chunks(x, mu, logvar, fn, n_samples, chunk, gen):
+        part = torch.logsumexp(log_w, dim=0)
+        lse = part if lse is None else torch.logaddexp(lse, part)
+    return lse - math.log(n_samples)
+
+
+@torch.no_grad()
+def iwae_bound(
+    model: Any,
+    x: torch.Tensor,
+    n_samples: int,
+    mu: Any = None,
+    logvar: Any = None,
+    batch_size: int | None = None,
+    chunk_size: int | None = None,
+    generator: torch.Generator | int | None = 0,
+) -> torch.Tensor:
+    r"""IWAE_K(x) = log (1/K) \sum_{k=1}^K p(x, z_k) / q(z_k|x), z_k ~ q(z|x), per example (nats).
+
+    ``model`` is a :class:`~course_vae.models.VAE` (q from its encoder) or any callable
+    ``log_likelihood_fn(x, z)`` (then give ``mu`` and ``logvar`` of a diagonal Gaussian q).
+    Memory stays bounded for large K: the data go in batches of ``batch_size`` and the
+    samples in chunks of ``chunk_size`` (default: about 65,536 decoded rows at a time),
+    combined with a running logsumexp.  K = 1 gives a one-sample ELBO estimate; the bound
+    grows with K towards log p(x).  ``generator`` (int seed by default) draws the noise.
+    """
+    n_samples = check_positive_int(n_samples, "n_samples")
+    if isinstance(model, VAE):
+        x = _check_model_x(model, x)
+        if mu is not None or logvar is not None:
+            raise ValueError("mu and logvar come from the model's encoder; do not pass them")
+
+        def fn(xb: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+            return _model_ll(model, xb, model.decode(z))
+
+    elif callable(model):
+        x = as_float_tensor(x, "x")
+        if mu is None or logvar is None:
+            raise ValueError("with a log-likelihood function give mu and logvar of q")
+        mu, logvar = _check_q(x, mu, logvar)
+        fn = model
+    else:
+        raise TypeError(
+            f"model must be a VAE or a log-likelihood function, got {type(model).__name__}"
+        )
+    n = x.shape[0] if x.dim() > 1 else 1
+    batch_size = n if batch_size is None else check_positive_int(batch_size, "batch_size")
+    gen = as_generator(generator, x.device)
+    out = []
+    for start in range(0, n, batch_size):
+        xb = x[start : start + batch_size] if x.dim() > 1 else x
+        if isinstance(model, VAE):
+            mb, lb = model.encode(xb)
+        else:
+            mb = mu[start : start + batch_size] if mu.dim() > 1 else mu
+            lb = logvar[start : start + batch_size] if logvar.dim() > 1 else logvar
+        chunk = _auto_chunk(xb.shape[0] if xb.dim() > 1 else 1, chunk_size)
+        out.append(_iwae_streaming(xb, mb, lb, fn, n_samples, chunk, gen))
+    return torch.cat(out) if x.dim() > 1 else out[0]

@@ -1,0 +1,259 @@
+r"""A linear-Gaussian latent model where everything is exact: log p(x), p(z|x) and the ELBO.
+
+z ~ N(0, I_L),  x | z ~ N(W z + b, s^2 I_D).  Then
+
+* x ~ N(b, W W^T + s^2 I)                                   (exact log p(x));
+* p(z|x) = N(M^{-1} W^T (x - b) / s^2, M^{-1}),  M = I + W^T W / s^2   (full covariance);
+* for any Gaussian q = N(m, S):  ELBO(q) = log p(x) - KL(q || p(z|x)),  in closed form.
+
+So a chapter can show ELBO <= log p(x), that the gap is KL(q || posterior), and that it
+closes when q is the posterior (and not with a diagonal q if the posterior is correlated).
+All computations are in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from course_vae._validate import as_float_tensor, check_finite, check_positive_int
+from course_vae.kl import kl_normal_std
+from course_vae.models import as_generator
+
+__all__ = ["LinearGaussian", "kl_gaussian_full"]
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _f64(x: Any, name: str) -> torch.Tensor:
+    t = as_float_tensor(x, name).to(torch.float64)
+    check_finite(t, name)
+    return t
+
+
+def _cholesky(cov: torch.Tensor, name: str) -> torch.Tensor:
+    if cov.dim() < 2 or cov.shape[-1] != cov.shape[-2]:
+        raise ValueError(f"{name} must be a square matrix (..., L, L), got {tuple(cov.shape)}")
+    if not torch.allclose(cov, cov.transpose(-1, -2), rtol=1e-10, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric")
+    chol, info = torch.linalg.cholesky_ex(cov)
+    if (info != 0).any():
+        raise ValueError(f"{name} must be positive definite")
+    return chol
+
+
+def _logdet_from_chol(chol: torch.Tensor) -> torch.Tensor:
+    return 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+
+
+def kl_gaussian_full(mean_q: Any, cov_q: Any, mean_p: Any, cov_p: Any) -> torch.Tensor:
+    r"""KL(N(m_q, S_q) || N(m_p, S_p)) for full covariances, in nats (float64).
+
+    = 1/2 [ tr(S_p^{-1} S_q) + (m_p - m_q)^T S_p^{-1} (m_p - m_q) - L + log det S_p - log det S_q ].
+    Means have shape (..., L), covariances (..., L, L); leading dimensions broadcast.
+    """
+    mq, mp = _f64(mean_q, "mean_q"), _f64(mean_p, "mean_p")
+    sq, sp = _f64(cov_q, "cov_q"), _f64(cov_p, "cov_p")
+    lq, lp = _cholesky(sq, "cov_q"), _cholesky(sp, "cov_p")
+    dim = mq.shape[-1]
+    for name, t in (("mean_p", mp), ("cov_q", sq), ("cov_p", sp)):
+        if t.shape[-1] != dim:
+            raise ValueError(f"{name} has last dimension {t.shape[-1]}, mean_q has {dim}")
+    batch = torch.broadcast_shapes(mq.shape[:-1], mp.shape[:-1], sq.shape[:-2], sp.shape[:-2])
+    lp_b = lp.expand(*batch, dim, dim)
+    # tr(S_p^{-1} S_q) = ||L_p^{-1} L_q||_F^2
+    a = torch.linalg.solve_triangular(lp_b, lq.expand(*batch, dim, dim), upper=False)
+    diff = (mp - mq).expand(*batch, dim).unsqueeze(-1)
+    c = torch.linalg.solve_triangular(lp_b, diff, upper=False)
+    return 0.5 * (
+        (a**2).sum((-1, -2))
+        + (c**2).sum((-1, -2))
+        - dim
+        + _logdet_from_chol(lp)
+        - _logdet_from_chol(lq)
+    )
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class LinearGaussian:
+    r"""z ~ N(0, I_L), x|z ~ N(W z + b, noise_std^2 I_D): ``W`` is (D, L), ``b`` is (D,)."""
+
+    W: torch.Tensor
+    b: torch.Tensor
+    noise_std: float
+
+    def __post_init__(self) -> None:
+        W, b = _f64(self.W, "W"), _f64(self.b, "b")
+        if W.dim() != 2:
+            raise ValueError(f"W must be a (data_dim, latent_dim) matrix, got {tuple(W.shape)}")
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"b must have shape ({W.shape[0]},), got {tuple(b.shape)}")
+        s = self.noise_std
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not (0 < s < math.inf):
+            raise ValueError(f"noise_std must be a positive finite number, got {s!r}")
+        object.__setattr__(self, "W", W)
+        object.__setattr__(self, "b", b)
+        object.__setattr__(self, "noise_std", float(s))
+
+    @classmethod
+    def random(
+        cls, data_dim: int = 2, latent_dim: int = 2, noise_std: float = 0.5, seed: int = 0
+    ) -> LinearGaussian:
+        """A model with W and b drawn from N(0, 1) with ``seed``."""
+        data_dim = check_positive_int(data_dim, "data_dim")
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+        g = torch.Generator().manual_seed(seed)
+        W = torch.randn(data_dim, latent_dim, generator=g, dtype=torch.float64)
+        b = torch.randn(data_dim, generator=g, dtype=torch.float64)
+        return cls(W, b, noise_std)
+
+    @property
+    def data_dim(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.W.shape[1]
+
+    def __repr__(self) -> str:
+        return (
+            f"LinearGaussian(data_dim={self.data_dim}, latent_dim={self.latent_dim}, "
+            f"noise_std={self.noise_std})"
+        )
+
+    # ------------------------------------------------------------------ checks
+    def _x(self, x: Any) -> torch.Tensor:
+        x = _f64(x, "x")
+        if x.dim() == 0 or x.shape[-1] != self.data_dim:
+            raise ValueError(f"x must have shape (..., {self.data_dim}), got {tuple(x.shape)}")
+        return x
+
+    def _z(self, z: Any) -> torch.Tensor:
+        z = _f64(z, "z")
+        if z.dim() == 0 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z must have shape (..., {self.latent_dim}), got {tuple(z.shape)}")
+        return z
+
+    # ------------------------------------------------------------------ the model
+    def sample(
+        self, n: int, generator: torch.Generator | int | None = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """n joint draws (z, x): z of shape (n, L), x of shape (n, D)."""
+        n = check_positive_int(n, "n")
+        g = as_generator(generator)
+        z = torch.randn(n, self.latent_dim, generator=g, dtype=torch.float64)
+        noise = torch.randn(n, self.data_dim, generator=g, dtype=torch.float64)
+        return z, z @ self.W.T + self.b + self.noise_std * noise
+
+    def log_likelihood(self, x: Any, z: Any) -> torch.Tensor:
+        r"""log p(x|z) = log N(x; W z + b, s^2 I), summed over the D coordinates; broadcasts."""
+        x, z = self._x(x), self._z(z)
+        r = (x - (z @ self.W.T + self.b)) / self.noise_std
+        return -0.5 * (r**2).sum(-1) - self.data_dim * (math.log(self.noise_std) + 0.5 * _LOG_2PI)
+
+    def log_prior(self, z: Any) -> torch.Tensor:
+        r"""log p(z) = log N(z; 0, I)."""
+        z = self._z(z)
+        return -0.5 * (z**2).sum(-1) - 0.5 * self.latent_dim * _LOG_2PI
+
+    def log_joint(self, x: Any, z: Any) -> torch.Tensor:
+        r"""log p(x, z) = log p(x|z) + log p(z)."""
+        return self.log_likelihood(x, z) + self.log_prior(z)
+
+    def marginal_cov(self) -> torch.Tensor:
+        r"""Cov[x] = W W^T + s^2 I, shape (D, D)."""
+        eye = torch.eye(self.data_dim, dtype=torch.float64)
+        return self.W @ self.W.T + self.noise_std**2 * eye
+
+    def log_marginal(self, x: Any) -> torch.Tensor:
+        r"""Exact log p(x) = log N(x; b, W W^T + s^2 I), shape (...)."""
+        x = self._x(x)
+        chol = torch.linalg.cholesky(self.marginal_cov())
+        r = torch.linalg.solve_triangular(chol, (x - self.b).unsqueeze(-1), upper=False)
+        return -0.5 * ((r**2).sum((-1, -2)) + _logdet_from_chol(chol) + self.data_dim * _LOG_2PI)
+
+    def posterior_precision(self) -> torch.Tensor:
+        r"""M = I + W^T W / s^2, the precision of p(z|x) (the same for every x), shape (L, L)."""
+        eye = torch.eye(self.latent_dim, dtype=torch.float64)
+        return eye + self.W.T @ self.W / self.noise_std**2
+
+    def posterior(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Exact p(z|x) = N(M^{-1} W^T (x - b) / s^2, M^{-1}): (mean (..., L), cov (L, L))."""
+        x = self._x(x)
+        cov = torch.linalg.inv(self.posterior_precision())
+        cov = 0.5 * (cov + cov.T)
+        mean = ((x - self.b) @ self.W / self.noise_std**2) @ cov.T
+        return mean, cov
+
+    def mean_field_posterior(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""The best diagonal q, minimising KL(q || p(z|x)): mean = posterior mean, var_j = 1/M_jj.
+
+        Returns (mean (..., L), var (L,)).  Its gap KL(q || p(z|x)) = 1/2 (sum_j log M_jj -
+        log det M) is zero only when M is diagonal (an uncorrelated posterior).
+        """
+        mean, _ = self.posterior(x)
+        return mean, 1.0 / torch.diagonal(self.posterior_precision())
+
+    # ------------------------------------------------------------------ closed-form ELBO
+    def _q(self, x, q_mean, q_var, q_cov):
+        x = self._x(x)
+        m = self._z(q_mean)
+        if (q_var is None) == (q_cov is None):
+            raise ValueError("give exactly one of q_var (diagonal) and q_cov (full covariance)")
+        if q_var is not None:
+            v = _f64(q_var, "q_var")
+            if v.dim() == 0 or v.shape[-1] != self.latent_dim:
+                raise ValueError(f"q_var must have shape (..., {self.latent_dim})")
+            if (v <= 0).any():
+                raise ValueError("q_var must be positive")
+            return x, m, v, None
+        cov = _f64(q_cov, "q_cov")
+        if cov.dim() < 2 or cov.shape[-2:] != (self.latent_dim, self.latent_dim):
+            raise ValueError(f"q_cov must have shape (..., {self.latent_dim}, {self.latent_dim})")
+        return x, m, None, cov
+
+    def elbo_terms(
+        self, x: Any, q_mean: Any, q_var: Any = None, q_cov: Any = None
+    ) -> dict[str, torch.Tensor]:
+        r"""Exact ELBO of q = N(q_mean, S) for this model: {"recon", "kl", "elbo"} (nats).
+
+        S = diag(q_var) or q_cov.  recon = E_q[log p(x|z)] = -D/2 log(2 pi s^2)
+        - (||x - b - W m||^2 + tr(W^T W S)) / (2 s^2);  kl = KL(q || N(0, I));
+        elbo = recon - kl.  No sampling: every value is exact.
+        """
+        x, m, v, cov = self._q(x, q_mean, q_var, q_cov)
+        s2 = self.noise_std**2
+        resid = x - self.b - m @ self.W.T
+        gram = self.W.T @ self.W
+        if v is not None:
+            trace = (torch.diagonal(gram) * v).sum(-1)
+            kl = kl_normal_std(m, torch.log(v))
+        else:
+            chol = _cholesky(cov, "q_cov")
+            trace = (gram * cov).sum((-1, -2))
+            kl = 0.5 * (
+                torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)
+                + (m**2).sum(-1)
+                - self.latent_dim
+                - _logdet_from_chol(chol)
+            )
+        recon = -0.5 * self.data_dim * (_LOG_2PI + math.log(s2)) - ((resid**2).sum(-1) + trace) / (
+            2 * s2
+        )
+        return {"recon": recon, "kl": kl, "elbo": recon - kl}
+
+    def elbo(self, x: Any, q_mean: Any, q_var: Any = None, q_cov: Any = None) -> torch.Tensor:
+        r"""Exact ELBO(q) = E_q[log p(x|z)] - KL(q || p(z)), q = N(q_mean, diag(q_var) or q_cov)."""
+        return self.elbo_terms(x, q_mean, q_var, q_cov)["elbo"]
+
+    def posterior_kl(
+        self, x: Any, q_mean: Any, q_var: Any = None, q_cov: Any = None
+    ) -> torch.Tensor:
+        r"""KL(q || p(z|x)) for q = N(q_mean, diag(q_var) or q_cov): the gap log p(x) - ELBO(q)."""
+        x, m, v, cov = self._q(x, q_mean, q_var, q_cov)
+        cov = torch.diag_embed(v) if v is not None else cov
+        p_mean, p_cov = self.posterior(x)
+        return kl_gaussian_full(m, cov, p_mean, p_cov)

@@ -1,0 +1,281 @@
+r"""KL weight schedules (``beta=`` of :func:`course_vae.train.train`) and objectives against
+posterior collapse (``objective=``).
+
+Schedules map the optimiser step t = 0, 1, 2, ... to a weight beta(t) >= 0:
+
+* :class:`ConstantBeta`: beta(t) = value;
+* :class:`LinearAnnealing` (Bowman et al. 2016): beta(t) = start + (end - start) min(1, t / W);
+* :class:`CyclicalAnnealing` (Fu et al. 2019): M cycles of length T / M; in each, beta rises
+  linearly from ``start`` to ``end`` during the first fraction R of the cycle, then stays.
+
+Objectives map the minibatch's :class:`~course_vae.elbo.ELBOTerms` (and beta) to the scalar
+loss.  Per example, recon is summed over pixels and KL over latent dimensions; both are
+averaged over the batch:
+
+* :class:`FreeBits` (Kingma et al. 2016, as in the IAF code):
+  loss = -mean(recon) + beta \sum_g max(lambda, mean_batch KL_g), KL_g the KL of group g;
+* :class:`KLCapacity` (Burgess et al. 2018): loss = -mean(recon) + gamma |mean(KL) - C(t)|,
+  C(t) raised linearly to C_max over n steps.
+
+Every class holds plain numbers only: ``to_dict()`` gives a dict of str/int/float that
+:func:`from_dict` turns back into an equal object (no pickle needed to store it).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import torch
+
+from course_vae.kl import kl_normal_std
+
+__all__ = [
+    "BetaSchedule",
+    "ConstantBeta",
+    "CyclicalAnnealing",
+    "FreeBits",
+    "KLCapacity",
+    "LinearAnnealing",
+    "from_dict",
+    "kl_per_dimension_batch",
+]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _real(x: Any, name: str, *, lo: float = 0.0, lo_open: bool = False) -> float:
+    """``x`` as a finite float >= lo (> lo with ``lo_open``), else raise naming ``name``."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    x = float(x)
+    ok = x > lo if lo_open else x >= lo
+    if not (math.isfinite(x) and ok):
+        raise ValueError(f"{name} must be finite and {'>' if lo_open else '>='} {lo}, got {x!r}")
+    return x
+
+
+def _count(n: Any, name: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _step(step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+        raise ValueError(f"step must be a non-negative integer (the optimiser step), got {step!r}")
+    return int(step)
+
+
+class _Plain:
+    """Shared plumbing: the constructor's arguments are the state (repr, ==, to_dict)."""
+
+    _fields: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"type": class name, **arguments}``: plain values that :func:`from_dict` reads."""
+        return {"type": type(self).__name__, **{f: getattr(self, f) for f in self._fields}}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_dict().items()))
+
+
+# --------------------------------------------------------------------------- beta schedules
+
+
+class BetaSchedule(_Plain):
+    """A KL weight beta(step) >= 0 for the optimiser step 0, 1, 2, ... (call it with the step)."""
+
+    def __call__(self, step: int) -> float:
+        return self._value(_step(step))
+
+    def _value(self, step: int) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class ConstantBeta(BetaSchedule):
+    """beta(t) = value for every step (``value=1`` is the plain ELBO)."""
+
+    _fields = ("value",)
+
+    def __init__(self, value: float = 1.0):
+        self.value = _real(value, "value")
+
+    def _value(self, step: int) -> float:
+        return self.value
+
+
+class LinearAnnealing(BetaSchedule):
+    r"""KL annealing (Bowman et al. 2016): beta(t) = start + (end - start) min(1, t / warmup_steps).
+
+    beta(0) = start (0 by default) and beta(t) = end (1 by default) from t = warmup_steps on.
+    """
+
+    _fields = ("warmup_steps", "start", "end")
+
+    def __init__(self, warmup_steps: int, start: float = 0.0, end: float = 1.0):
+        self.warmup_steps = _count(warmup_steps, "warmup_steps")
+        self.start = _real(start, "start")
+        self.end = _real(end, "end")
+
+    def _value(self, step: int) -> float:
+        frac = min(1.0, step / self.warmup_steps)
+        return self.start + (self.end - self.start) * frac
+
+
+class CyclicalAnnealing(BetaSchedule):
+    r"""Cyclical annealing (Fu et al. 2019): ``n_cycles`` cycles over ``total_steps`` steps.
+
+    With period P = total_steps / n_cycles and tau = (t mod P) / P in [0, 1):
+    beta(t) = start + (end - start) min(1, tau / ratio).  So beta rises linearly from
+    ``start`` to ``end`` during the first ``ratio`` of each cycle (R = 0.5 in the paper) and
+    stays at ``end`` for the rest; after ``total_steps`` it stays at ``end``.
+    """
+
+    _fields = ("total_steps", "n_cycles", "ratio", "start", "end")
+
+    def __init__(
+        self,
+        total_steps: int,
+        n_cycles: int = 4,
+        ratio: float = 0.5,
+        start: float = 0.0,
+        end: float = 1.0,
+    ):
+        self.total_steps = _count(total_steps, "total_steps")
+        self.n_cycles = _count(n_cycles, "n_cycles")
+        if self.n_cycles > self.total_steps:
+            raise ValueError(
+                f"n_cycles ({self.n_cycles}) must not exceed total_steps ({self.total_steps})"
+            )
+        self.ratio = _real(ratio, "ratio", lo_open=True)
+        if self.ratio > 1:
+            raise ValueError(f"ratio must lie in (0, 1], got {self.ratio!r}")
+        self.start = _real(start, "start")
+        self.end = _real(end, "end")
+
+    @property
+    def period(self) -> float:
+        """Steps per cycle, total_steps / n_cycles (not necessarily an integer)."""
+        return self.total_steps / self.n_cycles
+
+    def _value(self, step: int) -> float:
+        if step >= self.total_steps:
+            return self.end
+        tau = (step % self.period) / self.period
+        return self.start + (self.end - self.start) * min(1.0, tau / self.ratio)
+
+
+# --------------------------------------------------------------------------- objectives
+
+
+def kl_per_dimension_batch(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    r"""KL(q(z_d|x) || N(0, 1)) = 1/2 (mu_d^2 + sigma_d^2 - log sigma_d^2 - 1) per example and
+    dimension, shape (batch, latent_dim); its sum over d is :func:`~course_vae.kl.kl_normal_std`.
+
+    Differentiable (computed by ``kl_normal_std`` on one dimension at a time).
+    """
+    return kl_normal_std(mu.unsqueeze(-1), logvar.unsqueeze(-1))
+
+
+class FreeBits(_Plain):
+    r"""Free bits (Kingma et al. 2016; the IAF code's ``kl_min``) as an ``objective=`` for train.
+
+    loss = -mean_batch(recon) + beta \sum_g max(floor, mean_batch KL_g),
+
+    where KL_g = \sum_{d in g} KL(q(z_d|x) || N(0, 1)) for contiguous groups of
+    ``group_size`` latent dimensions (1: every dimension its own group).  The floor applies
+    to the batch mean, not to each example.  A group whose mean KL is below ``floor`` nats
+    gets no gradient from the KL term, so the encoder may use it "for free"; above the floor
+    the gradient is the ordinary KL gradient.  ``floor`` is typically 0.1 to 0.25 nats.
+    Needs ``terms.mu`` and ``terms.logvar`` of shape (batch, latent_dim).
+    """
+
+    _fields = ("floor", "group_size")
+
+    def __init__(self, floor: float, group_size: int = 1):
+        self.floor = _real(floor, "floor")
+        self.group_size = _count(group_size, "group_size")
+
+    def group_kl(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """Batch-mean KL of each group, shape (latent_dim // group_size,) (before the floor)."""
+        kl = kl_per_dimension_batch(mu, logvar)
+        d = kl.shape[-1]
+        if d % self.group_size:
+            raise ValueError(
+                f"group_size ({self.group_size}) must divide latent_dim ({d})"
+            )
+        kl = kl.reshape(*kl.shape[:-1], d // self.group_size, self.group_size).sum(-1)
+        return kl.reshape(-1, kl.shape[-1]).mean(0)
+
+    def __call__(self, terms: Any, beta: float = 1.0) -> torch.Tensor:
+        beta = _real(beta, "beta")
+        kl = torch.clamp(self.group_kl(terms.mu, terms.logvar), min=self.floor).sum()
+        return -terms.recon.mean() + beta * kl
+
+
+class KLCapacity(_Plain):
+    r"""KL capacity target (Burgess et al. 2018) as an ``objective=`` for train.
+
+    loss = -mean_batch(recon) + gamma |mean_batch(KL) - C(t)|,
+    C(t) = c_start + (c_max - c_start) min(1, t / n_steps).
+
+    The ``beta`` that train passes is ignored (gamma takes its role).  The step t: pass
+    ``step=`` explicitly, or leave it out and the object counts its own calls (one call per
+    optimiser step in train, starting at 0, so t matches the step a beta schedule sees).
+    The count lives in ``self.step``; call :meth:`reset` before training again with the
+    same object.  Common settings: C_max = 25 nats over 10k steps, gamma = 100 to 1000.
+    """
+
+    _fields = ("c_max", "n_steps", "gamma", "c_start")
+
+    def __init__(self, c_max: float, n_steps: int, gamma: float = 100.0, c_start: float = 0.0):
+        self.c_max = _real(c_max, "c_max")
+        self.n_steps = _count(n_steps, "n_steps")
+        self.gamma = _real(gamma, "gamma", lo_open=True)
+        self.c_start = _real(c_start, "c_start")
+        self.step = 0
+
+    def capacity(self, step: int) -> float:
+        """C(step) in nats."""
+        frac = min(1.0, _step(step) / self.n_steps)
+        return self.c_start + (self.c_max - self.c_start) * frac
+
+    def reset(self) -> None:
+        """Set the internal step counter back to 0."""
+        self.step = 0
+
+    def __call__(self, terms: Any, beta: float = 1.0, step: int | None = None) -> torch.Tensor:
+        if step is None:
+            step = self.step
+            self.step += 1
+        c = self.capacity(step)
+        return -terms.recon.mean() + self.gamma * (terms.kl.mean() - c).abs()
+
+
+_CLASSES = {
+    c.__name__: c for c in (ConstantBeta, LinearAnnealing, CyclicalAnnealing, FreeBits, KLCapacity)
+}
+
+
+def from_dict(d: dict[str, Any]) -> _Plain:
+    """Rebuild a schedule or objective from its ``to_dict()`` output (the step count resets)."""
+    if not isinstance(d, dict) or "type" not in d:
+        raise ValueError(f"d must be a dict with a 'type' key, got {d!r}")
+    kind = d["type"]
+    if kind not in _CLASSES:
+        raise ValueError(f"d['type'] must be one of {sorted(_CLASSES)}, got {kind!r}")
+    args = {k: v for k, v in d.items() if k != "type"}
+    try:
+        return _CLASSES[kind](**args)
+    except TypeError as exc:
+        raise ValueError(f"d holds arguments that {kind} does not take: {exc}") from None

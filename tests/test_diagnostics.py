@@ -1,0 +1,350 @@
+"""Tests of course_vae.diagnostics on cases with known answers and a brute-force check."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from course_vae.diagnostics import (
+    Estimate,
+    LatentDiagnostics,
+    _mixture_terms,
+    active_units,
+    aggregate_kl,
+    encode_dataset,
+    kl_per_dimension,
+    latent_diagnostics,
+    model_diagnostics,
+    mutual_information,
+    posterior_mean_variance,
+)
+from course_vae.kl import kl_normal_std, kl_quadrature
+from course_vae.models import VAE
+
+F64 = torch.float64
+
+
+def _ignore_x(n=1000, d=3):
+    """An encoder that ignores x: every posterior is N(m, diag s^2)."""
+    m = torch.tensor([0.3, -1.0, 0.0], dtype=F64)[:d]
+    lv = torch.tensor([-0.5, 0.2, 0.0], dtype=F64)[:d]
+    return m.expand(n, d).clone(), lv.expand(n, d).clone()
+
+
+def _identity_like(n=500, d=2):
+    """mu = x spread widely (a grid with spacing 1 on each axis), tiny variance."""
+    x = torch.arange(n, dtype=F64)
+    mu = torch.stack([x * (k + 1) for k in range(d)], dim=1)
+    return mu, torch.full((n, d), -12.0, dtype=F64)
+
+
+# --------------------------------------------------------------------------- per-dim KL
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.float64, (6, 4), elements=st.floats(-5, 5)),
+    arrays(np.float64, (6, 4), elements=st.floats(-8, 8)),
+)
+def test_kl_per_dimension_matches_kl_normal_std(mu, logvar):
+    mu, logvar = torch.from_numpy(mu), torch.from_numpy(logvar)
+    per_dim = kl_per_dimension(mu, logvar)
+    assert per_dim.shape == (4,)
+    for d in range(4):
+        ref = kl_normal_std(mu[:, d : d + 1], logvar[:, d : d + 1]).mean()
+        torch.testing.assert_close(per_dim[d], ref)
+    torch.testing.assert_close(per_dim.sum(), kl_normal_std(mu, logvar).mean())
+    assert torch.all(per_dim >= 0)
+
+
+def test_kl_per_dimension_extremes_stay_finite():
+    mu = torch.tensor([[0.0, 1e3], [0.0, -1e3]], dtype=torch.float32)
+    lv = torch.tensor([[-30.0, 30.0], [30.0, -30.0]], dtype=torch.float32)
+    out = kl_per_dimension(mu, lv)
+    assert torch.isfinite(out).all() and torch.all(out > 0)
+
+
+# --------------------------------------------------------------------------- active units
+
+
+def test_active_units_uses_the_variance_of_the_means_and_the_threshold():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(4000, 1, generator=g, dtype=F64)
+    z = (z - z.mean()) / z.std(correction=0)
+    mu = torch.cat([z * math.sqrt(0.005), z * math.sqrt(0.02), z * 0.0 + 3.0], dim=1)
+    expected = torch.tensor([0.005, 0.02, 0.0], dtype=F64)
+    torch.testing.assert_close(posterior_mean_variance(mu), expected)
+    assert active_units(mu).tolist() == [False, True, False]
+    assert active_units(mu, threshold=0.001).tolist() == [True, True, False]
+    assert active_units(mu, threshold=0.05).tolist() == [False, False, False]
+    np.testing.assert_allclose(posterior_mean_variance(mu).numpy(), np.var(mu.numpy(), axis=0))
+
+
+# --------------------------------------------------------------------------- known answers
+
+
+def test_encoder_that_ignores_x():
+    mu, lv = _ignore_x()
+    diag = latent_diagnostics(mu, lv, n_samples=4, generator=1)
+    assert diag.n_active == 0
+    mi = diag.mutual_info
+    assert abs(mi.value) < 4 * mi.stderr
+    single = kl_normal_std(mu[0], lv[0]).item()
+    agg = diag.aggregate_kl
+    assert abs(agg.value - single) < 4 * agg.stderr
+    assert agg.stderr < 0.05 * single  # a precise enough check to mean something
+    assert diag.mean_kl == pytest.approx(single, rel=1e-12)
+
+
+def test_encoder_equal_to_the_prior_has_zero_aggregate_kl_exactly():
+    mu, lv = torch.zeros(300, 3, dtype=F64), torch.zeros(300, 3, dtype=F64)
+    agg = aggregate_kl(mu, lv, n_samples=2)
+    assert agg.value == pytest.approx(0.0, abs=1e-12)
+    assert agg.stderr == pytest.approx(0.0, abs=1e-12)
+
+
+def test_identity_like_encoder_is_fully_active_and_mi_reaches_log_n():
+    mu, lv = _identity_like(n=500, d=2)
+    diag = latent_diagnostics(mu, lv, n_samples=8, generator=2)
+    assert diag.n_active == 2
+    mi = diag.mutual_info
+    assert abs(mi.value - math.log(500)) < 4 * mi.stderr
+    assert abs(mi.value - math.log(500)) < 0.05
+
+
+def test_mixture_that_is_the_prior_has_aggregate_kl_near_zero():
+    # q(z|x_n) = N(m_n, s^2) with m_n at the quantiles of N(0, 1 - s^2): the mixture is N(0, 1)
+    # up to a discretisation error far below the Monte Carlo noise.
+    # In 2-D the means form the product grid of the 1-D quantiles (a product of mixtures).
+    k, s2 = 32, 0.5
+    m = scipy.stats.norm.ppf((np.arange(k) + 0.5) / k) * math.sqrt(1 - s2)
+    grid = np.stack(np.meshgrid(m, m, indexing="ij"), axis=-1).reshape(-1, 2)
+    mu = torch.tensor(grid)
+    lv = torch.full((k * k, 2), math.log(s2), dtype=F64)
+    agg = aggregate_kl(mu, lv, n_samples=20, generator=3)
+    assert abs(agg.value) < max(4 * agg.stderr, 1e-3)
+    assert agg.stderr < 0.01
+    # contrast: the same spread shifted by 1 on each axis has KL(q(z) || p) ~ 1/2 * 2 = 1
+    shifted = aggregate_kl(mu + 1.0, lv, n_samples=20, generator=3)
+    assert abs(shifted.value - 1.0) < 4 * shifted.stderr + 1e-3
+
+
+# --------------------------------------------------------------------------- brute force
+
+
+def _log_normal_1d(z, m, s2):
+    return -0.5 * (math.log(2 * math.pi * s2) + (z - m) ** 2 / s2)
+
+
+def test_tiny_case_against_quadrature():
+    """1-D, three posteriors: I and KL(q(z) || p) by quadrature on a fine grid."""
+    ms, s2s = [-1.0, 0.5, 2.0], [0.3, 1.0, 0.1]
+    mu = torch.tensor(ms, dtype=F64)[:, None]
+    lv = torch.log(torch.tensor(s2s, dtype=F64))[:, None]
+
+    def log_mix(z):
+        comps = torch.stack([_log_normal_1d(z, m, s2) for m, s2 in zip(ms, s2s, strict=True)])
+        return torch.logsumexp(comps, 0) - math.log(3)
+
+    def log_prior(z):
+        return _log_normal_1d(z, 0.0, 1.0)
+
+    agg_true = kl_quadrature(log_mix, log_prior).item()
+    mi_true = np.mean(
+        [
+            kl_quadrature(lambda z, m=m, s2=s2: _log_normal_1d(z, m, s2), log_mix).item()
+            for m, s2 in zip(ms, s2s, strict=True)
+        ]
+    )
+    # ELBO surgery: the average KL is I + KL(q(z) || p), exactly
+    avg_kl = kl_normal_std(mu, lv).mean().item()
+    assert mi_true + agg_true == pytest.approx(avg_kl, rel=1e-6)
+    assert 0 < mi_true < math.log(3)
+
+    mi = mutual_information(mu, lv, n_samples=40_000, generator=4)
+    agg = aggregate_kl(mu, lv, n_samples=40_000, generator=5)
+    assert abs(mi.value - mi_true) < 4 * mi.stderr and mi.stderr < 0.01
+    assert abs(agg.value - agg_true) < 4 * agg.stderr and agg.stderr < 0.01
+
+
+def test_tiny_case_against_an_explicit_loop():
+    """The mixture density used for each draw equals a plain double loop over torch Normals."""
+    g = torch.Generator().manual_seed(6)
+    mu = torch.randn(4, 2, generator=g, dtype=F64)
+    lv = torch.randn(4, 2, generator=g, dtype=F64) * 0.5
+    n_samples, seed = 3, 7
+    eps = torch.randn((n_samples, 4, 2), generator=torch.Generator().manual_seed(seed), dtype=F64)
+    z = (mu + torch.exp(0.5 * lv) * eps).reshape(-1, 2)
+    normal, independent = torch.distributions.Normal, torch.distributions.Independent
+    dists = [independent(normal(mu[i], torch.exp(0.5 * lv[i])), 1) for i in range(4)]
+    prior = independent(normal(torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64)), 1)
+    mi_terms, agg_terms = [], []
+    for k in range(z.shape[0]):
+        own = dists[k % 4]
+        log_qz = math.log(sum(math.exp(q.log_prob(z[k]).item()) for q in dists) / 4)
+        mi_terms.append(-own.base_dist.entropy().sum().item() - log_qz)
+        agg_terms.append(log_qz - prior.log_prob(z[k]).item())
+    mi = mutual_information(mu, lv, n_samples=n_samples, generator=seed)
+    agg = aggregate_kl(mu, lv, n_samples=n_samples, generator=seed)
+    assert mi.value == pytest.approx(np.mean(mi_terms), rel=1e-10)
+    assert mi.stderr == pytest.approx(np.std(mi_terms, ddof=1) / math.sqrt(12), rel=1e-8)
+    assert agg.value == pytest.approx(np.mean(agg_terms), rel=1e-10)
+    assert agg.stderr == pytest.approx(np.std(agg_terms, ddof=1) / math.sqrt(12), rel=1e-8)
+
+
+def test_average_kl_splits_into_mi_plus_aggregate_kl():
+    g = torch.Generator().manual_seed(8)
+    mu = torch.randn(400, 4, generator=g, dtype=F64) * torch.tensor([1.5, 0.7, 0.1, 0.0], dtype=F64)
+    lv = torch.randn(400, 4, generator=g, dtype=F64) * 0.2 - 1.0
+    diag = latent_diagnostics(mu, lv, n_samples=50, generator=9)
+    total = diag.mutual_info.value + diag.aggregate_kl.value
+    se = math.hypot(diag.mutual_info.stderr, diag.aggregate_kl.stderr)
+    assert abs(total - diag.mean_kl) < 4 * se
+    assert diag.mutual_info.value > 0 and diag.aggregate_kl.value > 0
+
+
+# --------------------------------------------------------------------------- mechanics
+
+
+def test_seeding_and_chunking():
+    g = torch.Generator().manual_seed(10)
+    mu = torch.randn(37, 3, generator=g, dtype=F64)
+    lv = torch.randn(37, 3, generator=g, dtype=F64)
+    ref = mutual_information(mu, lv, n_samples=3, generator=11)
+    for chunk in (1, 7, 200):
+        got = mutual_information(mu, lv, n_samples=3, generator=11, chunk_size=chunk)
+        assert got.value == pytest.approx(ref.value, rel=1e-12, abs=1e-12)
+    assert mutual_information(mu, lv, n_samples=3, generator=12).value != ref.value
+    gen = torch.Generator().manual_seed(11)
+    assert mutual_information(mu, lv, n_samples=3, generator=gen).value == ref.value
+    state = torch.get_rng_state()
+    aggregate_kl(mu, lv, generator=0)
+    assert torch.equal(state, torch.get_rng_state())  # the global random state is untouched
+
+
+@pytest.mark.parametrize("scale, logvar", [(1.0, 0.0), (3.0, -6.0), (40.0, -12.0)])
+def test_matmul_and_direct_mixture_densities_agree(scale, logvar):
+    g = torch.Generator().manual_seed(15)
+    mu = torch.randn(300, 4, generator=g, dtype=F64) * scale
+    lv = torch.full((300, 4), logvar, dtype=F64) + torch.rand(300, 4, generator=g, dtype=F64)
+    fast = _mixture_terms(mu, lv, 2, 16, None, method="matmul")
+    slow = _mixture_terms(mu, lv, 2, 16, 13, method="direct")
+    torch.testing.assert_close(fast["log_qz"], slow["log_qz"], rtol=0, atol=1e-6)
+    auto = _mixture_terms(mu, lv, 2, 16, None)
+    torch.testing.assert_close(auto["log_qz"], slow["log_qz"], rtol=0, atol=1e-6)
+
+
+def test_latent_diagnostics_agrees_with_the_single_functions():
+    g = torch.Generator().manual_seed(13)
+    mu = torch.randn(60, 3, generator=g) * torch.tensor([1.0, 0.05, 0.0])
+    lv = torch.randn(60, 3, generator=g) * 0.1
+    diag = latent_diagnostics(mu, lv, threshold=0.01, n_samples=2, generator=14)
+    assert isinstance(diag, LatentDiagnostics)
+    assert diag.mutual_info == mutual_information(mu, lv, n_samples=2, generator=14)
+    assert diag.aggregate_kl == aggregate_kl(mu, lv, n_samples=2, generator=14)
+    assert isinstance(diag.mutual_info, Estimate)
+    assert diag.active.tolist() == active_units(mu).tolist() == [True, False, False]
+    torch.testing.assert_close(diag.kl_per_dim, kl_per_dimension(mu, lv))
+    d = diag.as_dict()
+    assert d["n_active"] == 1.0 and d["log_n"] == pytest.approx(math.log(60))
+    assert all(isinstance(v, float) for v in d.values())
+    text = str(diag)
+    assert "active units          1 of 3" in text
+    assert f"{diag.mutual_info.value:.4f}" in text and f"{diag.mean_kl:.4f}" in text
+
+
+def test_extreme_posteriors_give_finite_values():
+    mu = torch.tensor([[0.0, 50.0], [1.0, -50.0], [2.0, 0.0]], dtype=torch.float32)
+    lv = torch.tensor([[-30.0, 10.0], [-30.0, -30.0], [10.0, 0.0]], dtype=torch.float32)
+    diag = latent_diagnostics(mu, lv, n_samples=5)
+    for v in diag.as_dict().values():
+        assert math.isfinite(v)
+
+
+# --------------------------------------------------------------------------- encoder
+
+
+def test_encode_dataset_matches_the_encoder_without_grad_and_restores_mode():
+    model = VAE(input_dim=8, hidden=(16,), latent_dim=3, seed=0)
+    x = torch.bernoulli(torch.full((50, 8), 0.3), generator=torch.Generator().manual_seed(0))
+    model.train()
+    mu, lv = encode_dataset(model, x, batch_size=7)
+    assert model.training
+    assert not mu.requires_grad and not lv.requires_grad
+    ref_mu, ref_lv = model.encode(x)
+    torch.testing.assert_close(mu, ref_mu.detach())
+    torch.testing.assert_close(lv, ref_lv.detach())
+    diag = model_diagnostics(model, x, batch_size=16, n_samples=2, generator=0)
+    assert diag.mean_kl == pytest.approx(kl_normal_std(ref_mu, ref_lv).mean().item(), rel=1e-5)
+    ref = mutual_information(mu, lv, n_samples=2, generator=0)
+    assert diag.mutual_info.value == pytest.approx(ref.value, rel=1e-5, abs=1e-6)
+
+
+def test_encode_dataset_accepts_any_encoder():
+    class Fixed:
+        def encode(self, x):
+            return x[:, :2], torch.zeros_like(x[:, :2])
+
+    x = torch.randn(9, 4)
+    mu, lv = encode_dataset(Fixed(), x, batch_size=4)
+    torch.testing.assert_close(mu, x[:, :2])
+    assert lv.shape == (9, 2)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_name_the_argument():
+    mu, lv = torch.zeros(5, 2), torch.zeros(5, 2)
+    with pytest.raises(ValueError, match="logvar"):
+        kl_per_dimension(mu, torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="mu"):
+        mutual_information(torch.zeros(5), torch.zeros(5))
+    with pytest.raises(ValueError, match="mu"):
+        aggregate_kl(torch.full((5, 2), math.nan), lv)
+    with pytest.raises(ValueError, match="logvar"):
+        latent_diagnostics(mu, torch.full((5, 2), math.inf))
+    with pytest.raises(ValueError, match="n_samples"):
+        mutual_information(mu, lv, n_samples=0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        aggregate_kl(mu, lv, chunk_size=0)
+    with pytest.raises(ValueError, match="threshold"):
+        active_units(mu, threshold=-1.0)
+    with pytest.raises(TypeError, match="threshold"):
+        active_units(mu, threshold="0.01")
+    with pytest.raises(TypeError, match="generator"):
+        aggregate_kl(mu, lv, generator="seed")
+    with pytest.raises(TypeError, match="model"):
+        encode_dataset(object(), mu)
+    with pytest.raises(TypeError, match="data"):
+        encode_dataset(VAE(input_dim=2, latent_dim=1, seed=0), [[0.0, 1.0]])
+    with pytest.raises(ValueError, match="batch_size"):
+        encode_dataset(VAE(input_dim=2, latent_dim=1, seed=0), mu, batch_size=0)
+
+
+def test_diagnostics_in_on_epoch_end_do_not_change_training():
+    from course_vae.train import train
+
+    x = torch.bernoulli(torch.full((40, 8), 0.4), generator=torch.Generator().manual_seed(1))
+    records = []
+
+    def hook(epoch, history):
+        records.append(model_diagnostics(model, x, n_samples=2, generator=epoch).as_dict())
+
+    model = VAE(input_dim=8, hidden=(16,), latent_dim=3, seed=0)
+    with_hook = train(model, x, x, epochs=2, batch_size=20, progress=False, on_epoch_end=hook)
+    assert model.training is False  # train leaves eval mode; encode_dataset restored the mode
+    plain = train(VAE(input_dim=8, hidden=(16,), latent_dim=3, seed=0), x, x, epochs=2,
+                  batch_size=20, progress=False)
+    assert with_hook == plain
+    assert len(records) == 2
+    # the hook saw the model after each epoch: the last record is the final model's
+    final = model_diagnostics(model, x, n_samples=2, generator=2).as_dict()
+    assert records[1] == pytest.approx(final)

@@ -1,0 +1,167 @@
+"""Tests of course_vae.linear_gaussian: exact log p(x), posterior and closed-form ELBO."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.distributions import MultivariateNormal, kl_divergence
+
+from course_vae.linear_gaussian import LinearGaussian, kl_gaussian_full
+
+F64 = torch.float64
+
+
+def _random_q(lg: LinearGaussian, n: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    m = torch.randn(n, lg.latent_dim, generator=g, dtype=F64)
+    a = torch.randn(lg.latent_dim, lg.latent_dim, generator=g, dtype=F64)
+    cov = a @ a.T + 0.1 * torch.eye(lg.latent_dim, dtype=F64)
+    var = torch.rand(n, lg.latent_dim, generator=g, dtype=F64) + 0.05
+    return m, cov, var
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 4), st.floats(0.1, 2.0), st.integers(0, 1000))
+def test_log_marginal_matches_multivariate_normal(d, latent, s, seed):
+    lg = LinearGaussian.random(d, latent, s, seed=seed)
+    x = lg.sample(6, generator=seed)[1]
+    ref = MultivariateNormal(lg.b, covariance_matrix=lg.W @ lg.W.T + s**2 * torch.eye(d, dtype=F64))
+    assert torch.allclose(lg.log_marginal(x), ref.log_prob(x), rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 4), st.floats(0.1, 2.0), st.integers(0, 1000))
+def test_posterior_is_bayes_rule(d, latent, s, seed):
+    lg = LinearGaussian.random(d, latent, s, seed=seed)
+    x = lg.sample(4, generator=seed)[1]
+    mean, cov = lg.posterior(x)
+    z = torch.randn(4, latent, generator=torch.Generator().manual_seed(seed + 1), dtype=F64)
+    # log p(z|x) = log p(x, z) - log p(x)
+    bayes = lg.log_joint(x, z) - lg.log_marginal(x)
+    post = MultivariateNormal(mean, covariance_matrix=cov).log_prob(z)
+    assert torch.allclose(post, bayes, rtol=1e-8, atol=1e-8)
+    assert torch.allclose(torch.linalg.inv(cov), lg.posterior_precision(), rtol=1e-8, atol=1e-8)
+
+
+def test_log_likelihood_and_prior_match_torch():
+    lg = LinearGaussian.random(3, 2, 0.7, seed=1)
+    z, x = lg.sample(5, generator=2)
+    ref = torch.distributions.Normal(z @ lg.W.T + lg.b, 0.7).log_prob(x).sum(-1)
+    assert torch.allclose(lg.log_likelihood(x, z), ref, rtol=1e-12)
+    prior = MultivariateNormal(torch.zeros(2, dtype=F64), torch.eye(2, dtype=F64)).log_prob(z)
+    assert torch.allclose(lg.log_prior(z), prior, rtol=1e-12)
+    # broadcasting: z of shape (k, n, L) against x of shape (n, D)
+    zk = torch.stack([z, -z])
+    assert lg.log_likelihood(x, zk).shape == (2, 5)
+
+
+def test_elbo_equals_log_px_when_q_is_the_posterior():
+    lg = LinearGaussian.random(4, 3, 0.5, seed=3)
+    x = lg.sample(7, generator=0)[1]
+    mean, cov = lg.posterior(x)
+    assert torch.allclose(lg.elbo(x, mean, q_cov=cov), lg.log_marginal(x), rtol=0, atol=1e-10)
+    assert torch.allclose(
+        lg.posterior_kl(x, mean, q_cov=cov), torch.zeros(7, dtype=F64), atol=1e-10
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 4), st.floats(0.1, 2.0), st.integers(0, 1000))
+def test_gap_is_the_kl_to_the_posterior(d, latent, s, seed):
+    lg = LinearGaussian.random(d, latent, s, seed=seed)
+    x = lg.sample(5, generator=seed)[1]
+    m, cov, var = _random_q(lg, 5, seed)
+    logpx = lg.log_marginal(x)
+    for kw in ({"q_cov": cov}, {"q_var": var}):
+        gap = logpx - lg.elbo(x, m, **kw)
+        kl = lg.posterior_kl(x, m, **kw)
+        assert (kl >= 0).all()
+        assert torch.allclose(gap, kl, rtol=1e-8, atol=1e-8)
+
+
+def test_diagonal_and_full_forms_agree_and_terms_add_up():
+    lg = LinearGaussian.random(3, 3, 0.4, seed=4)
+    x = lg.sample(5, generator=1)[1]
+    m, _, var = _random_q(lg, 5, 1)
+    diag = lg.elbo_terms(x, m, q_var=var)
+    full = lg.elbo_terms(x, m, q_cov=torch.diag_embed(var))
+    for key in ("recon", "kl", "elbo"):
+        assert torch.allclose(diag[key], full[key], rtol=1e-12, atol=1e-12)
+    assert torch.allclose(diag["elbo"], diag["recon"] - diag["kl"])
+
+
+def test_closed_form_elbo_matches_monte_carlo():
+    lg = LinearGaussian.random(3, 2, 0.6, seed=5)
+    x = lg.sample(1, generator=3)[1][0]
+    m = torch.tensor([0.3, -0.2], dtype=F64)
+    cov = torch.tensor([[0.5, 0.2], [0.2, 0.3]], dtype=F64)
+    q = MultivariateNormal(m, covariance_matrix=cov)
+    z = q.sample((200_000,))
+    w = lg.log_joint(x, z) - q.log_prob(z)
+    exact = lg.elbo(x, m, q_cov=cov)
+    assert abs(w.mean() - exact) < 5 * w.std() / math.sqrt(len(w))
+
+
+def test_kl_gaussian_full_matches_torch():
+    g = torch.Generator().manual_seed(0)
+    for dim in (1, 2, 4):
+        a = torch.randn(dim, dim, generator=g, dtype=F64)
+        c = torch.randn(dim, dim, generator=g, dtype=F64)
+        s1 = a @ a.T + 0.2 * torch.eye(dim, dtype=F64)
+        s2 = c @ c.T + 0.3 * torch.eye(dim, dtype=F64)
+        m1 = torch.randn(3, dim, generator=g, dtype=F64)
+        m2 = torch.randn(dim, generator=g, dtype=F64)
+        ref = kl_divergence(MultivariateNormal(m1, s1), MultivariateNormal(m2, s2))
+        assert torch.allclose(kl_gaussian_full(m1, s1, m2, s2), ref, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="positive definite"):
+        kl_gaussian_full(torch.zeros(2), -torch.eye(2), torch.zeros(2), torch.eye(2))
+    with pytest.raises(ValueError, match="symmetric"):
+        kl_gaussian_full(
+            torch.zeros(2), torch.tensor([[1.0, 0.5], [0.0, 1.0]]), torch.zeros(2), torch.eye(2)
+        )
+
+
+def test_mean_field_posterior_is_the_best_diagonal_q():
+    W = torch.tensor([[1.0, 1.0], [1.0, 0.8], [0.5, 0.6]], dtype=F64)
+    lg = LinearGaussian(W, torch.zeros(3, dtype=F64), 0.5)
+    x = lg.sample(3, generator=0)[1]
+    mean, var = lg.mean_field_posterior(x)
+    M = lg.posterior_precision()
+    gap = lg.posterior_kl(x, mean, q_var=var.expand_as(mean))
+    expected = 0.5 * (torch.log(torch.diagonal(M)).sum() - torch.logdet(M))
+    assert torch.allclose(gap, expected.expand(3), rtol=1e-10)
+    assert (gap > 0.1).all()  # a correlated posterior: a diagonal q cannot close the gap
+    for scale in (0.8, 1.25):
+        worse = lg.posterior_kl(x, mean, q_var=(scale * var).expand_as(mean))
+        assert (worse > gap).all()
+    shifted = lg.posterior_kl(x, mean + 0.1, q_var=var.expand_as(mean))
+    assert (shifted > gap).all()
+
+
+def test_validation():
+    with pytest.raises(ValueError, match="W"):
+        LinearGaussian(torch.zeros(3), torch.zeros(3), 1.0)
+    with pytest.raises(ValueError, match="b"):
+        LinearGaussian(torch.zeros(3, 2), torch.zeros(2), 1.0)
+    with pytest.raises(ValueError, match="noise_std"):
+        LinearGaussian(torch.zeros(3, 2), torch.zeros(3), 0.0)
+    lg = LinearGaussian.random(3, 2, 0.5, seed=0)
+    x = torch.zeros(3, dtype=F64)
+    m = torch.zeros(2, dtype=F64)
+    with pytest.raises(ValueError, match="exactly one"):
+        lg.elbo(x, m)
+    with pytest.raises(ValueError, match="exactly one"):
+        lg.elbo(x, m, q_var=torch.ones(2), q_cov=torch.eye(2))
+    with pytest.raises(ValueError, match="q_var"):
+        lg.elbo(x, m, q_var=torch.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match="positive definite"):
+        lg.elbo(x, m, q_cov=torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="x must have shape"):
+        lg.log_marginal(torch.zeros(4))
+    with pytest.raises(ValueError, match="x contains NaN"):
+        lg.log_marginal(torch.tensor([0.0, math.nan, 0.0]))
+    assert "latent_dim=2" in repr(lg)

@@ -1,0 +1,184 @@
+"""Tests of the chapter 05 plot helpers: traversal grid, rate-distortion curve, MIG against beta."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.container import ErrorbarContainer
+
+from course_vae.plots import plot_latent_traversal, plot_mig_vs_beta, plot_rate_distortion
+
+IMAGE_SHAPE = (3, 4)
+
+
+def _decode(z: torch.Tensor) -> torch.Tensor:
+    """A decoder one can read back: pixel i of the image is sigmoid(z_i) (rest 0)."""
+    out = torch.zeros(z.shape[0], IMAGE_SHAPE[0] * IMAGE_SHAPE[1])
+    out[:, : z.shape[1]] = torch.sigmoid(z)
+    return out
+
+
+def _errorbars(ax):
+    """(x, y, xerr, yerr) of each errorbar container, read back from the drawn artists."""
+    out = []
+    for cont in ax.containers:
+        if not isinstance(cont, ErrorbarContainer):
+            continue
+        line, _, cols = cont.lines
+        x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        xerr = yerr = None
+        for col in cols:
+            segs = np.asarray(col.get_segments())
+            half = (segs[:, 1] - segs[:, 0]) / 2
+            if np.allclose(half[:, 1], 0):
+                xerr = half[:, 0]
+            else:
+                yerr = half[:, 1]
+        out.append((x, y, xerr, yerr))
+    return out
+
+
+def test_traversal_cells_are_the_decoded_images():
+    z_base = np.array([0.5, -1.0, 2.0])
+    values = [-3.0, 0.0, 3.0]
+    fig = plot_latent_traversal(_decode, z_base, IMAGE_SHAPE, values=values,
+                                row_labels=["KL 1.00", "KL 0.50", "KL 0.00"])
+    try:
+        axes = np.array(fig.axes).reshape(3, 3)
+        for r in range(3):
+            for c, value in enumerate(values):
+                img = axes[r, c].get_images()[0].get_array()
+                z = z_base.copy()
+                z[r] = value
+                expected = np.zeros(IMAGE_SHAPE[0] * IMAGE_SHAPE[1])
+                expected[:3] = 1 / (1 + np.exp(-z))
+                np.testing.assert_allclose(np.asarray(img).reshape(-1), expected, atol=1e-6)
+                assert axes[r, c].get_images()[0].get_clim() == (0.0, 1.0)
+            assert f"z_{{{r + 1}}}" in axes[r, 0].get_ylabel()
+        assert "KL 0.50" in axes[1, 0].get_ylabel()
+        assert [axes[0, c].get_title() for c in range(3)] == ["-3.0", "+0.0", "+3.0"]
+        assert fig._suptitle.get_text() and fig._supxlabel.get_text()
+        assert fig._supylabel.get_text()
+    finally:
+        plt.close(fig)
+
+
+def test_traversal_defaults_and_dims():
+    fig = plot_latent_traversal(_decode, 4, IMAGE_SHAPE, dims=[2, 0])
+    try:
+        assert len(fig.axes) == 2 * 7  # two rows, seven values from -3 to 3
+        titles = [ax.get_title() for ax in fig.axes[:7]]
+        assert titles == [f"{v:+.1f}" for v in np.linspace(-3, 3, 7)]
+        assert "z_{3}" in fig.axes[0].get_ylabel() and "z_{1}" in fig.axes[7].get_ylabel()
+        # row of z_3 at value -3: pixel 2 is sigmoid(-3), the others sigmoid(0) = 0.5
+        img = np.asarray(fig.axes[0].get_images()[0].get_array()).reshape(-1)
+        np.testing.assert_allclose(img[:4], [0.5, 0.5, 1 / (1 + np.exp(3.0)), 0.5], atol=1e-6)
+    finally:
+        plt.close(fig)
+
+
+def test_traversal_rejects_bad_input():
+    with pytest.raises(TypeError, match="decode"):
+        plot_latent_traversal("nope", 2, IMAGE_SHAPE)
+    with pytest.raises(ValueError, match="dims"):
+        plot_latent_traversal(_decode, 2, IMAGE_SHAPE, dims=[2])
+    with pytest.raises(ValueError, match="decode returned"):
+        plot_latent_traversal(_decode, 2, (5, 5))
+    with pytest.raises(ValueError, match="z_base"):
+        plot_latent_traversal(_decode, np.zeros((2, 2)), IMAGE_SHAPE)
+    with pytest.raises(ValueError, match="z_base"):
+        plot_latent_traversal(_decode, 0, IMAGE_SHAPE)
+    with pytest.raises(ValueError, match="row_labels"):
+        plot_latent_traversal(_decode, 2, IMAGE_SHAPE, row_labels=["a"])
+    with pytest.raises(ValueError, match="values"):
+        plot_latent_traversal(_decode, 2, IMAGE_SHAPE, values=[np.nan])
+    with pytest.raises(TypeError, match="image_shape"):
+        plot_latent_traversal(_decode, 2, 12)
+
+
+def test_rate_distortion_points_are_seed_means_with_sd_bars():
+    betas = [1.0, 4.0, 16.0]
+    rates = np.array([[30.0, 32.0, 31.0], [12.0, 14.0, 13.0], [3.0, 5.0, 4.0]])
+    dist = np.array([[60.0, 58.0, 59.0], [75.0, 79.0, 77.0], [100.0, 104.0, 102.0]])
+    fig = plot_rate_distortion(rates, dist, betas)
+    try:
+        ax = fig.axes[0]
+        assert ax.get_title() and "rate" in ax.get_xlabel() and "distortion" in ax.get_ylabel()
+        ((x, y, xerr, yerr),) = _errorbars(ax)
+        np.testing.assert_allclose(x, rates.mean(1))
+        np.testing.assert_allclose(y, dist.mean(1))
+        np.testing.assert_allclose(xerr, rates.std(1, ddof=1))
+        np.testing.assert_allclose(yerr, dist.std(1, ddof=1))
+        notes = [t.get_text() for t in ax.texts]
+        assert notes == [r"$\beta$=1", r"$\beta$=4", r"$\beta$=16"]
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any("3 per" in s for s in labels) and any("sd" in s for s in labels)
+        # the iso-ELBO line passes through the best point (smallest R + D: beta = 1, 90)
+        iso = next(ln for ln in ax.get_lines() if "equal ELBO" in ln.get_label())
+        xs, ys = np.asarray(iso.get_xdata()), np.asarray(iso.get_ydata())
+        np.testing.assert_allclose(xs + ys, (rates.mean(1) + dist.mean(1)).min())
+        assert "90.0" in iso.get_label()
+    finally:
+        plt.close(fig)
+
+
+def test_rate_distortion_one_seed_has_no_bars():
+    fig = plot_rate_distortion([5.0, 2.0], [10.0, 12.0], [1, 2], show_iso_elbo=False)
+    try:
+        ax = fig.axes[0]
+        ((x, y, xerr, yerr),) = _errorbars(ax)
+        assert xerr is None and yerr is None
+        np.testing.assert_allclose(x, [5.0, 2.0])
+        assert not any("ELBO" in ln.get_label() for ln in ax.get_lines())
+        assert ax.get_legend() is not None
+    finally:
+        plt.close(fig)
+
+
+def test_rate_distortion_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="rates"):
+        plot_rate_distortion([1.0, 2.0, 3.0], [1.0, 2.0], [1, 2])
+    with pytest.raises(ValueError, match="distortions"):
+        plot_rate_distortion([1.0, 2.0], [1.0, np.inf], [1, 2])
+    with pytest.raises(ValueError, match="one shape"):
+        plot_rate_distortion([[1.0, 2.0], [1.0, 2.0]], [1.0, 2.0], [1, 2])
+    with pytest.raises(ValueError, match="betas"):
+        plot_rate_distortion([1.0], [1.0], [-1.0])
+
+
+def test_mig_vs_beta_means_bars_and_log_axis():
+    betas = [4.0, 1.0, 16.0]  # unsorted on purpose: the curve is drawn in beta order
+    mig = np.array([[0.3, 0.5], [0.1, 0.2], [0.4, 0.4]])
+    dci = np.array([0.6, 0.5, 0.7])
+    fig = plot_mig_vs_beta(betas, mig, others={"DCI": dci})
+    try:
+        ax = fig.axes[0]
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+        assert ax.get_xscale() == "log"
+        (x, y, _, yerr), (x2, y2, _, yerr2) = _errorbars(ax)
+        np.testing.assert_allclose(x, [1.0, 4.0, 16.0])
+        np.testing.assert_allclose(y, [0.15, 0.4, 0.4])
+        np.testing.assert_allclose(yerr, mig.std(1, ddof=1)[[1, 0, 2]])
+        np.testing.assert_allclose(y2, [0.5, 0.6, 0.7])
+        assert yerr2 is None  # one value per beta: no bars
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels[0].startswith("MIG") and "2 seeds" in labels[0] and labels[1] == "DCI"
+    finally:
+        plt.close(fig)
+
+
+def test_mig_vs_beta_linear_axis_with_beta_zero_and_errors():
+    fig = plot_mig_vs_beta([0.0, 1.0], [0.2, 0.3])
+    try:
+        assert fig.axes[0].get_xscale() == "linear"
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="mig"):
+        plot_mig_vs_beta([1.0, 2.0], [0.1])
+    with pytest.raises(ValueError, match="others"):
+        plot_mig_vs_beta([1.0, 2.0], [0.1, 0.2], others={"DCI": [0.1]})
