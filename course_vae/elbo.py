@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from course_vae._validate import as_float_tensor, check_finite, check_positive_int
-from course_vae.kl import kl_normal_std
+from course_vae.kl import _kl_normal_std, kl_normal_std
 from course_vae.models import VAE, as_generator
 
 __all__ = [
@@ -100,6 +100,11 @@ def _model_ll(model: VAE, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tenso
     return _gaussian_ll(x, decoded, model.config.obs_std)
 
 
+def _decode(model: VAE, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The decoder output at z; an autoregressive decoder (``needs_x``) also reads x."""
+    return model.decode(z, x) if getattr(model, "needs_x", False) else model.decode(z)
+
+
 def log_likelihood(model: VAE, x: Any, decoded: Any) -> torch.Tensor:
     """log p(x|z) per example for ``model``'s likelihood, from its decoder output ``decoded``."""
     if not isinstance(model, VAE):
@@ -140,9 +145,9 @@ def _elbo_terms(
     mu, logvar = model.encode(x)
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     z = mu + torch.exp(0.5 * logvar) * eps
-    decoded = model.decode(z)
+    decoded = _decode(model, z, x)
     recon = _model_ll(model, x, decoded)
-    kl = kl_normal_std(mu, logvar)
+    kl = _kl_normal_std(mu, logvar)  # inputs come from the encoder: no per-step checks
     return ELBOTerms(
         recon=recon,
         kl=kl,
@@ -308,7 +313,7 @@ def iwae_bound(
             raise ValueError("mu and logvar come from the model's encoder; do not pass them")
 
         def fn(xb: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-            return _model_ll(model, xb, model.decode(z))
+            return _model_ll(model, xb, _decode(model, z, xb))
 
     elif callable(model):
         x = as_float_tensor(x, "x")

@@ -158,10 +158,13 @@ assert rel < 1e-6
 # %% [markdown]
 # ## 4. The package's implementation
 #
-# Here is the tested function used throughout the course:
+# Here is the tested function used throughout the course. It checks its inputs, then
+# computes $\tfrac12\sum_j(\mu_j^2 + e^{l_j} - 1 - l_j)$ with $l = \log\sigma^2$; the
+# training loop calls the unchecked core `_kl_normal_std` directly:
 
 # %%
-cv.show_source(cv.kl_normal_std)
+cv.show_source(cv.kl.kl_normal_std)
+cv.show_source(cv.kl._kl_normal_std)
 
 # %% [markdown]
 # With $l = \log\sigma^2$, the $\sigma$-part of each term is $\sigma^2 - \log\sigma^2 - 1 = e^{l} - 1 - l$.
@@ -175,7 +178,11 @@ cv.show_source(cv.kl_normal_std)
 # rounding error can even make the result **negative** — a negative KL, which is impossible.
 # `torch.expm1(l)` $= e^l - 1$ computed accurately removes the first cancellation; the second
 # one ($- l$) is handled by the Taylor series $l^2/2! + l^3/3! + \dots$ for $|l| < 0.1$
-# (`_expm1_minus_x`). The cell compares the three on float32 inputs with a float64 reference.
+# (`_expm1_minus_x_value`, shown below; its derivative $e^l - 1$ is supplied to autograd
+# directly, which keeps the training step cheap). The cell compares the three on float32 inputs with a float64 reference.
+
+# %%
+cv.show_source(cv.kl._expm1_minus_x_value)
 
 # %%
 l32 = torch.linspace(-1e-3, 1e-3, 20_001, dtype=torch.float32)
