@@ -64,3 +64,11 @@ def test_chapter_anatomy(source: Path):
     assert "check_" in code, "exercises must be checked by a course_vae function"
     assert "Explorer(" in code, "each chapter has an ipywidgets explorer"
     assert "nbval-skip" not in text
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_does_not_depend_on_the_working_directory(source: Path):
+    """No relative file paths: a chapter runs from any folder (and from a fresh clone)."""
+    code = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "code")
+    for pattern in ("../", "./", "os.chdir", "open(", "Path(", "__file__", "/tmp/", "~/"):
+        assert pattern not in code, f"{source.name} uses {pattern!r}; use tempfile or the package"
