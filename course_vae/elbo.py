@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from course_vae._validate import as_float_tensor, check_finite, check_positive_int
-from course_vae.kl import _kl_normal_std, kl_normal_std
+from course_vae.kl import _kl_normal_std
 from course_vae.models import VAE, as_generator
 
 __all__ = [

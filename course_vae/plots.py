@@ -459,3 +459,475 @@ def plot_mig_vs_beta(
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def plot_traversal_state(state: dict):
+    r"""The explorer's view of one latent value: the decoded image and the dimension's factors.
+
+    ``state`` is the dict of :func:`course_vae.widgets.traversal_state` (keys image, dim,
+    value, kl, scores, factor_names; optional beta).  Left: E[x|z]; right: bars of
+    I(z_j; v_k) / H(v_k) for each factor k.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    missing = [k for k in ("image", "dim", "value", "kl", "scores", "factor_names")
+               if k not in state]
+    if missing:
+        raise ValueError(f"state is missing the keys {missing}")
+    scores = np.asarray(state["scores"], dtype=float)
+    names = list(state["factor_names"])
+    if scores.shape != (len(names),):
+        raise ValueError("state['scores'] must hold one score per factor name")
+    j = state["dim"] + 1
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.6, 3.2),
+                                   gridspec_kw={"width_ratios": [1, 1.4]})
+    ax0.imshow(np.asarray(state["image"], dtype=float), vmin=0.0, vmax=1.0, cmap="gray_r",
+               interpolation="nearest")
+    ax0.set_xticks([])
+    ax0.set_yticks([])
+    ax0.grid(False)
+    beta = f"$\\beta$={state['beta']:g}, " if "beta" in state else ""
+    ax0.set_title(f"{beta}$z_{{{j}}}$ = {state['value']:+.2f}", fontsize=10)
+    ax0.set_xlabel("decoded mean image E[x|z]")
+    ax1.bar(names, scores, color="C0")
+    ax1.set_ylim(0.0, 1.0)
+    ax1.set_xlabel("generative factor")
+    ax1.set_ylabel(f"I($z_{{{j}}}$; factor) / H(factor)")
+    ax1.set_title(f"What $z_{{{j}}}$ encodes (KL {state['kl']:.2f} nats)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --- Chapter 03 ---------------------------------------------------------------------------
+
+
+def _as_np(x, name: str):
+    import numpy as np
+
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x, dtype=float)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def plot_elbo_vs_q(param, elbos: dict, log_px: float, gaps_kl: dict | None = None,
+                   param_label: str = "parameter of q"):
+    r"""Left: ELBO(q) against a parameter of q for each family, beside the flat log p(x).
+    Right (if ``gaps_kl`` is given): the gap log p(x) - ELBO (lines) and KL(q || p(z|x))
+    (markers) per family, which must coincide.  ``elbos`` and ``gaps_kl`` map a family's
+    label to values over ``param``.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    x = _as_np(param, "param").reshape(-1)
+    if not elbos:
+        raise ValueError("elbos must hold at least one family")
+    curves = {k: _as_np(v, f"elbos[{k!r}]").reshape(-1) for k, v in elbos.items()}
+    if any(len(v) != len(x) for v in curves.values()):
+        raise ValueError("every family in elbos needs one value per param value")
+    ncols = 1 if gaps_kl is None else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(5.6 * ncols, 4.0), squeeze=False)
+    ax = axes[0, 0]
+    for i, (label, y) in enumerate(curves.items()):
+        ax.plot(x, y, color=f"C{i}", label=f"ELBO, {label}")
+    ax.axhline(float(log_px), color="black", linestyle="--", label=r"$\log p(x)$ (exact)")
+    ax.set_xlabel(param_label)
+    ax.set_ylabel("nats")
+    ax.set_title(r"ELBO$(q) \leq \log p(x)$")
+    ax.legend(loc="lower center")
+    if gaps_kl is not None:
+        ax = axes[0, 1]
+        for i, (label, y) in enumerate(curves.items()):
+            ax.plot(x, float(log_px) - y, color=f"C{i}", label=rf"$\log p(x)$ - ELBO, {label}")
+            if label in gaps_kl:
+                kl = _as_np(gaps_kl[label], f"gaps_kl[{label!r}]").reshape(-1)
+                step = max(1, len(x) // 12)
+                ax.plot(x[::step], kl[::step], "o", color=f"C{i}", markersize=5,
+                        label=rf"KL$(q\,\|\,p(z|x))$, {label}")
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.set_xlabel(param_label)
+        ax.set_ylabel("nats")
+        ax.set_title("The gap is KL(q || exact posterior)")
+        ax.legend(loc="upper center")
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_variance(curve: dict, true_grad: float | None = None):
+    r"""Gradient estimators against the sample count S (``curve`` from
+    :func:`course_vae.gradients.estimator_variance_curve`).  Left: variance of the S-sample
+    estimate (log-log; Var_1/S is a line of slope -1).  Right: mean +- 2 standard errors
+    with the true gradient.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from course_vae.gradients import ESTIMATORS
+
+    if "sample_counts" not in curve or any(k not in curve for k in ESTIMATORS):
+        raise ValueError(f"curve must have the keys 'sample_counts' and {sorted(ESTIMATORS)}")
+    s = np.asarray(curve["sample_counts"], dtype=float)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.0))
+    for i, name in enumerate(ESTIMATORS):
+        st = curve[name]
+        var, mean, se = (np.asarray(st[k], dtype=float) for k in ("var", "mean", "stderr"))
+        ax0.loglog(s, var, "o-", color=f"C{i}", label=name)
+        ax0.loglog(s, var[0] / s, ":", color=f"C{i}", linewidth=1.2,
+                   label=rf"{name}: Var$_1/S$")
+        offset = 1.0 + 0.04 * (i - 0.5)
+        ax1.errorbar(s * offset, mean, yerr=2 * se, fmt="o", color=f"C{i}", capsize=3,
+                     label=f"{name} (mean $\\pm$ 2 SE)")
+    if true_grad is not None:
+        ax1.axhline(float(true_grad), color="black", linestyle="--", label="true gradient")
+    ax0.set_xlabel("samples per estimate S")
+    ax0.set_ylabel("variance of the estimate")
+    ax0.set_title("Variance of the gradient estimate")
+    ax0.legend()
+    ax1.set_xscale("log")
+    ax1.set_xlabel("samples per estimate S")
+    ax1.set_ylabel(r"estimate of $d/d\mu\ \mathbb{E}[f(z)]$")
+    ax1.set_title("Both estimators are unbiased")
+    ax1.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(history: dict):
+    r"""The reconstruction term E_q[log p(x|z)] (left) and the KL (right) per epoch, train and
+    test, in nats per example (``history`` from :func:`course_vae.train.train`).
+    Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    need = ("epoch", "train_recon", "train_kl", "test_recon", "test_kl")
+    missing = [k for k in need if k not in history]
+    if missing:
+        raise ValueError(f"history is missing the keys {missing}")
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.8))
+    ep = history["epoch"]
+    for ax, key, title in (
+        (ax0, "recon", r"Reconstruction term $\mathbb{E}_q[\log p(x|z)]$"),
+        (ax1, "kl", r"KL$(q(z|x)\,\|\,p(z))$"),
+    ):
+        ax.plot(ep, history[f"train_{key}"], label="train (average over the epoch)")
+        if history[f"test_{key}"]:
+            ax.plot(ep, history[f"test_{key}"], label="test (end of epoch)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("nats per example")
+        ax.set_title(title)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_rows(rows: dict, image_shape: tuple[int, int], title: str = "", n: int = 12):
+    r"""One row of images per entry of ``rows`` (label -> (k, H*W) pixel intensities in
+    [0, 1]); the first ``n`` images of each, labelled on the left.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        raise ValueError("rows must hold at least one row of images")
+    h, w = image_shape
+    imgs = {k: _as_np(v, f"rows[{k!r}]").reshape(-1, h * w)[:n] for k, v in rows.items()}
+    ncol = max(len(v) for v in imgs.values())
+    fig, axes = plt.subplots(len(imgs), ncol, figsize=(0.75 * ncol + 1.6, 0.85 * len(imgs) + 0.5),
+                             squeeze=False)
+    for r, (label, row) in enumerate(imgs.items()):
+        for c in range(ncol):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if c < len(row):
+                ax.imshow(row[c].reshape(h, w), cmap="gray_r", vmin=0.0, vmax=1.0)
+            else:
+                ax.axis("off")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _prior_circles(ax, radii=(1.0, 2.0, 3.0)) -> None:
+    import numpy as np
+
+    t = np.linspace(0, 2 * np.pi, 200)
+    for i, r in enumerate(radii):
+        ax.plot(r * np.cos(t), r * np.sin(t), color="black", linewidth=0.8, linestyle=":",
+                label=r"prior $N(0, I)$: radius 1, 2, 3" if i == 0 else None)
+
+
+def plot_latent_scatter(mu, labels, title: str = "Posterior means of the test images",
+                        ax=None, point=None, dims: tuple[int, int] = (0, 1)):
+    r"""Scatter of posterior means (two latent coordinates ``dims``) coloured by digit, with
+    circles of radius 1, 2, 3 of the prior; ``point`` (z1, z2) is marked with a star.
+    Draws into ``ax`` if given; returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    m = _as_np(mu, "mu")
+    lab = np.asarray(labels).reshape(-1)
+    if m.ndim != 2 or len(m) != len(lab):
+        raise ValueError("mu must be (n, latent_dim) with one label per row")
+    i, j = dims
+    if max(i, j) >= m.shape[1]:
+        raise ValueError(f"dims {dims} out of range for latent_dim {m.shape[1]}")
+    fig = plt.figure(figsize=(5.6, 4.8)) if ax is None else ax.figure
+    ax = fig.add_subplot(1, 1, 1) if ax is None else ax
+    sc = ax.scatter(m[:, i], m[:, j], c=lab, cmap="tab10", vmin=-0.5, vmax=9.5, s=10)
+    _prior_circles(ax)
+    if point is not None:
+        ax.plot([point[0]], [point[1]], "*", color="red", markersize=16, markeredgecolor="black",
+                label="chosen z")
+    cb = fig.colorbar(sc, ax=ax, ticks=range(10))
+    cb.set_label("digit")
+    ax.set_xlabel(f"$z_{i + 1}$")
+    ax.set_ylabel(f"$z_{j + 1}$")
+    ax.set_title(title)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_latent_manifold(images, n: int, extent: float, image_shape: tuple[int, int],
+                         title: str = "Decodings over the latent plane"):
+    r"""An n x n mosaic of decoded mean images for the grid of
+    :func:`course_vae.latent.latent_grid` (``images`` of shape (n*n, H*W), in its order:
+    top row = largest z2).  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    h, w = image_shape
+    imgs = _as_np(images, "images")
+    if imgs.shape != (n * n, h * w):
+        raise ValueError(f"images must have shape ({n * n}, {h * w}), got {imgs.shape}")
+    tiles = np.full((n, n, h + 1, w + 1), np.nan)  # a one-pixel frame (drawn light blue)
+    tiles[:, :, :h, :w] = imgs.reshape(n, n, h, w)
+    mosaic = tiles.transpose(0, 2, 1, 3).reshape(n * (h + 1), n * (w + 1))[:-1, :-1]
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="#b9d3ea")
+    fig, ax = plt.subplots(figsize=(5.6, 5.6))
+    edge = extent * (1.0 + 1.0 / (n - 1)) if n > 1 else extent  # image centres at the grid
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, extent=(-edge, edge, -edge, edge))
+    ax.grid(False)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    ticks = np.linspace(-extent, extent, 5)
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    return fig
+
+
+def plot_beta_comparison(results: dict, image_shape: tuple[int, int], n: int = 10):
+    r"""One row per model (``results``: label -> dict with ``mu``, ``labels``, ``samples``,
+    ``originals``, ``recons``): the posterior means (first two latent coordinates), samples
+    from the prior, and test images with their reconstructions.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError("results must hold at least one model")
+    h, w = image_shape
+    fig = plt.figure(figsize=(12, 3.8 * len(results)))
+    sub = fig.subfigures(len(results), 1, squeeze=False)
+    for r, (label, res) in enumerate(results.items()):
+        missing = [k for k in ("mu", "labels", "samples", "originals", "recons") if k not in res]
+        if missing:
+            raise ValueError(f"results[{label!r}] is missing {missing}")
+        left, right = sub[r, 0].subfigures(1, 2, width_ratios=[1.0, 1.6])
+        plot_latent_scatter(res["mu"], res["labels"], title=f"{label}: codes ($z_1$, $z_2$)",
+                            ax=left.add_subplot(1, 1, 1))
+        axes = right.subplots(3, n)
+        rows = (("samples", "prior samples"), ("originals", "test images"),
+                ("recons", "reconstructions"))
+        for i, (key, name) in enumerate(rows):
+            imgs = _as_np(res[key], key).reshape(-1, h * w)
+            for c in range(n):
+                ax = axes[i, c]
+                ax.imshow(imgs[c].reshape(h, w), cmap="gray_r", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.grid(False)
+            axes[i, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+        right.suptitle(f"{label}: samples from the prior and reconstructions")
+    return fig
+
+
+def plot_latent_point(state: dict, mu, labels, image_shape: tuple[int, int]):
+    r"""The explorer's figure: the latent scatter with the chosen point (left) and the image
+    decoded there (right); ``state`` from :func:`course_vae.latent.latent_point_state`.
+    """
+    import matplotlib.pyplot as plt
+
+    missing = [k for k in ("z", "image", "log_prior", "kl") if k not in state]
+    if missing:
+        raise ValueError(f"state is missing the keys {missing}")
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.6, 4.2), width_ratios=[1.5, 1.0])
+    z = _as_np(state["z"], "z")
+    plot_latent_scatter(mu, labels, title="Test codes and the chosen z", ax=ax0, point=z[:2])
+    h, w = image_shape
+    ax1.imshow(_as_np(state["image"], "image").reshape(h, w), cmap="gray_r", vmin=0, vmax=1)
+    ax1.set_xticks([])
+    ax1.set_yticks([])
+    ax1.grid(False)
+    ax1.set_title(f"decoded at z = ({z[0]:.2f}, {z[1]:.2f})")
+    ax1.set_xlabel(f"log p(z) = {state['log_prior']:.2f} nats")
+    fig.tight_layout()
+    return fig
+
+
+# --- Chapter 04 ---------------------------------------------------------------------------
+# Posterior collapse: per-dimension KL, image rows, remedies side by side.
+
+
+def _ch04_series(values: dict, name: str) -> dict:
+    """name -> 1-D float arrays of one common length (validated)."""
+    import numpy as np
+
+    if not isinstance(values, dict) or not values:
+        raise ValueError(f"{name} must be a non-empty dict label -> values")
+    out = {str(k): np.asarray(v, dtype=float).reshape(-1) for k, v in values.items()}
+    lengths = {len(v) for v in out.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"{name} must hold non-empty arrays of one common length")
+    if not all(np.isfinite(v).all() for v in out.values()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return out
+
+
+def plot_kl_per_dimension(
+    kl_per_dim: dict,
+    floor: float | None = None,
+    title: str = "KL per latent dimension (test set, nats)",
+):
+    r"""Grouped bars of KL_d = mean_n KL(q(z_d|x_n) || N(0, 1)) per dimension d, one per model.
+
+    ``kl_per_dim`` maps a model's label to its (d,) values (e.g.
+    :func:`course_vae.diagnostics.kl_per_dimension`); ``floor`` draws a free-bits floor
+    lambda as a dashed line.  A collapsed dimension has a bar at 0.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    series = _ch04_series(kl_per_dim, "kl_per_dim")
+    n_dims = len(next(iter(series.values())))
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    x = np.arange(n_dims)
+    width = 0.8 / len(series)
+    for i, (label, v) in enumerate(series.items()):
+        total = v.sum()
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, v, width=width,
+               label=f"{label} (sum {total:.2f})")
+    if floor is not None:
+        if not (np.isfinite(floor) and floor >= 0):
+            raise ValueError(f"floor must be finite and >= 0, got {floor!r}")
+        ax.axhline(floor, color="black", linestyle="--", linewidth=1,
+                   label=rf"free-bits floor $\lambda$ = {floor:g}")
+    ax.set_xticks(x, [f"$z_{{{j + 1}}}$" for j in range(n_dims)])
+    ax.set_xlabel("latent dimension")
+    ax.set_ylabel("KL (nats)")
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def plot_collapse_rows(
+    rows: dict,
+    image_shape: tuple[int, int],
+    title: str = "Images",
+):
+    """One row of images per entry of ``rows`` (label -> (n, H*W) values in [0, 1]).
+
+    Drawn on a fixed [0, 1] grey scale, the label at the left of each row.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError("rows must be a non-empty dict label -> images")
+    h, w = (int(s) for s in image_shape)
+    arrays = {}
+    for label, imgs in rows.items():
+        a = np.asarray(imgs, dtype=float).reshape(-1, h * w)
+        if not np.isfinite(a).all():
+            raise ValueError(f"rows[{label!r}] contains NaN or infinite values")
+        arrays[str(label)] = a
+    n = max(len(a) for a in arrays.values())
+    fig, axes = plt.subplots(len(arrays), n, figsize=(0.8 * n + 1.6, 0.85 * len(arrays) + 0.5),
+                             squeeze=False)
+    for r, (label, a) in enumerate(arrays.items()):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if c < len(a):
+                ax.imshow(a[c].reshape(h, w), vmin=0.0, vmax=1.0, cmap="gray_r")
+            else:
+                ax.axis("off")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+CH04_METRICS = {
+    "test_elbo": "test ELBO (nats, higher is better)",
+    "kl": "KL term (nats)",
+    "n_active": "active units",
+    "mutual_info": "I(x; z) (nats)",
+}
+
+
+def plot_remedy_comparison(
+    results: dict,
+    baseline: str | None = None,
+    metrics: dict | None = None,
+    title: str = "Remedies against posterior collapse (same model, data and budget)",
+):
+    """One bar panel per metric, one bar per run; ``results`` maps label -> {metric: value}.
+
+    ``metrics`` maps the keys to panel titles (default :data:`CH04_METRICS`); the
+    ``baseline`` run (a key of ``results``) is drawn in grey and as a dashed line in every
+    panel.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    metrics = CH04_METRICS if metrics is None else metrics
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be a non-empty dict label -> {metric: value}")
+    if baseline is not None and baseline not in results:
+        raise ValueError(f"baseline must be one of {list(results)}, got {baseline!r}")
+    labels = list(results)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 4.2), squeeze=False)
+    for ax, (key, name) in zip(axes[0], metrics.items(), strict=True):
+        try:
+            values = np.array([float(results[lab][key]) for lab in labels])
+        except KeyError:
+            raise ValueError(f"every entry of results needs the metric {key!r}") from None
+        colors = ["grey" if lab == baseline else f"C{i}" for i, lab in enumerate(labels)]
+        bottom = 0.0
+        if key == "test_elbo":  # negative values close together: bars start below the lowest
+            bottom = values.min() - max(0.5, 0.2 * (values.max() - values.min()))
+        ax.bar(np.arange(len(labels)), values - bottom, bottom=bottom, color=colors)
+        if baseline is not None:
+            ax.axhline(float(results[baseline][key]), color="black", linestyle="--",
+                       linewidth=1, label=f"baseline: {baseline}")
+        if key == "test_elbo":
+            ax.set_ylim(bottom, values.max() + (values.max() - bottom) * 0.3)
+        ax.set_xticks(np.arange(len(labels)), labels, rotation=45, ha="right")
+        ax.set_title(name, fontsize=10)
+        ax.set_ylabel(name.split(" (")[0])
+    axes[0, 0].legend(loc="lower left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,85 @@
+"""Tests of the chapter 05 exercise checkers: right passes, wrong raises, None reminds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_vae import exercises as ex
+from course_vae.disentanglement import mig
+from course_vae.schedules import KLCapacity
+
+
+def _indifferent_beta() -> float:
+    (ra, da), (rb, db) = ex.CH05_POINT_A, ex.CH05_POINT_B
+    return (db - da) / (ra - rb)
+
+
+def _capacity_loss() -> float:
+    c = ex.CH05_CAPACITY["c_max"] * ex.CH05_CAPACITY_STEP / ex.CH05_CAPACITY["n_steps"]
+    return -ex.CH05_CAPACITY_RECON + ex.CH05_CAPACITY["gamma"] * abs(ex.CH05_CAPACITY_KL - c)
+
+
+CASES = [
+    (ex.check_ch05_indifferent_beta, _indifferent_beta),
+    (ex.check_ch05_mig_duplicate, lambda: 0.5),
+    (ex.check_ch05_capacity_loss, _capacity_loss),
+]
+
+
+@pytest.mark.parametrize("checker, right", CASES)
+def test_right_answer_passes(checker, right, capsys):
+    assert checker(right()) is None
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("checker, right", CASES)
+def test_wrong_answer_raises(checker, right):
+    with pytest.raises(AssertionError, match="not right"):
+        checker(right() + 0.05)
+    with pytest.raises(AssertionError):
+        checker(float("nan"))
+
+
+@pytest.mark.parametrize("checker, right", CASES)
+def test_none_prints_reminder(checker, right, capsys):
+    assert checker(None) is None
+    assert "not answered" in capsys.readouterr().out
+
+
+def test_indifferent_beta_equalises_the_losses():
+    b = _indifferent_beta()
+    (ra, da), (rb, db) = ex.CH05_POINT_A, ex.CH05_POINT_B
+    assert da + b * ra == pytest.approx(db + b * rb)
+    # common mistake: the slope without its sign
+    with pytest.raises(AssertionError):
+        ex.check_ch05_indifferent_beta(-b)
+
+
+def test_duplicated_code_scores_half_and_exact_code_scores_one():
+    codes, factors = ex._ch05_duplicated_codes()
+    assert mig(codes[:, :2], factors) == pytest.approx(1.0)
+    assert mig(codes, factors) == pytest.approx(0.5)
+    with pytest.raises(AssertionError):
+        ex.check_ch05_mig_duplicate(1.0)  # 'it contains both factors, so MIG = 1' is wrong
+
+
+def test_capacity_loss_matches_the_objective_and_common_mistakes_fail():
+    obj = KLCapacity(**ex.CH05_CAPACITY)
+    c = obj.capacity(ex.CH05_CAPACITY_STEP)
+    assert 0 < c < ex.CH05_CAPACITY["c_max"]
+    # forgetting the ramp (C = c_max) or the sign of the reconstruction term is wrong
+    wrong_c = -ex.CH05_CAPACITY_RECON + ex.CH05_CAPACITY["gamma"] * abs(
+        ex.CH05_CAPACITY_KL - ex.CH05_CAPACITY["c_max"])
+    wrong_sign = ex.CH05_CAPACITY_RECON + ex.CH05_CAPACITY["gamma"] * abs(ex.CH05_CAPACITY_KL - c)
+    for wrong in (wrong_c, wrong_sign):
+        with pytest.raises(AssertionError):
+            ex.check_ch05_capacity_loss(wrong)
+    terms = type("T", (), {"recon": torch.tensor([ex.CH05_CAPACITY_RECON]),
+                           "kl": torch.tensor([ex.CH05_CAPACITY_KL])})()
+    assert float(obj(terms, step=ex.CH05_CAPACITY_STEP)) == pytest.approx(_capacity_loss())
+
+
+def test_non_number_is_a_type_error():
+    with pytest.raises(TypeError, match="number"):
+        ex.check_ch05_capacity_loss([52.5])
