@@ -46,3 +46,22 @@ def check_probability(x: Any, name: str, *, open_left: bool = False) -> float:
     if not (lo_ok and x <= 1):
         raise ValueError(f"{name} must lie in {'(0, 1]' if open_left else '[0, 1]'}, got {x}")
     return x
+
+
+def check_pair(
+    a: Any, b: Any, name_a: str, name_b: str, last_dim: str = "the latent dimension"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two finite floating tensors (b in a's dtype) that broadcast, with a last dimension."""
+    a = as_float_tensor(a, name_a)
+    b = as_float_tensor(b, name_b)
+    if a.dim() == 0 or b.dim() == 0:
+        raise ValueError(f"{name_a} and {name_b} need at least one dimension ({last_dim})")
+    try:
+        torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{name_a}.shape={tuple(a.shape)} and {name_b}.shape={tuple(b.shape)} do not broadcast"
+        ) from exc
+    check_finite(a, name_a)
+    check_finite(b, name_b)
+    return a, b.to(a.dtype)

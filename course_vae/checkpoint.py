@@ -119,6 +119,12 @@ def load_checkpoint(
     ``FileNotFoundError`` if there is no file and ``ValueError`` if it is not a
     course_vae checkpoint (random bytes, a plain tensor, an arbitrary pickle...).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path, got {type(path).__name__}")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device must name a torch device such as 'cpu', got {device!r}") from exc
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")

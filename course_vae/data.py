@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import numbers
 import os
 import struct
 import tempfile
@@ -256,7 +257,17 @@ def make_loader(
     loaders made with the same seed yield the same batches.
     """
     batch_size = check_positive_int(batch_size, "batch_size")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if isinstance(data, torch.Tensor):
+        bad = labels is not None and (
+            not isinstance(labels, torch.Tensor) or len(labels) != len(data)
+        )
+        if bad:
+            raise ValueError(
+                f"labels must be a tensor with one entry per row of data ({len(data)}), got "
+                f"{len(labels) if isinstance(labels, torch.Tensor) else type(labels).__name__}"
+            )
         data = TensorDataset(data) if labels is None else TensorDataset(data, labels)
     elif not isinstance(data, Dataset):
         raise TypeError(f"data must be a torch Dataset or a tensor, got {type(data).__name__}")
@@ -310,6 +321,14 @@ def load_digits(
     from sklearn.datasets import load_digits as _sk_load_digits
 
     n_test = check_positive_int(n_test, "n_test")
+    if (
+        isinstance(split_seed, bool)
+        or not isinstance(split_seed, numbers.Integral)
+        or split_seed < 0
+    ):
+        raise ValueError(f"split_seed must be a non-negative integer, got {split_seed!r}")
+    if isinstance(binarize_seed, bool) or not isinstance(binarize_seed, numbers.Integral):
+        raise TypeError(f"binarize_seed must be an int, got {type(binarize_seed).__name__}")
     bunch = _sk_load_digits()
     x, y = bunch.images, bunch.target
     if n_test >= len(x):
@@ -331,6 +350,8 @@ def read_idx(source: str | os.PathLike | bytes) -> np.ndarray:
     """
     if isinstance(source, (bytes, bytearray)):
         raw, where = bytes(source), "the given bytes"
+    elif not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a path or bytes, got {type(source).__name__}")
     else:
         where = str(source)
         raw = Path(source).read_bytes()

@@ -286,6 +286,13 @@ def dci(
     informative = np.array([len(np.unique(v[:, k])) > 1 for k in range(v.shape[1])])
     if informative.sum() < 2:
         raise ValueError("factors needs at least 2 non-constant factors for DCI")
+    # scikit-learn's forests read the codes as float32: a column beyond its range is scaled by
+    # a power of two (exact, order-preserving, so the trees split the same way) to fit.
+    big = np.abs(z).max(axis=0) > float(np.finfo(np.float32).max)
+    if big.any():
+        z = z.copy()
+        exps = np.frexp(np.abs(z[:, big]).max(axis=0))[1]
+        z[:, big] = np.ldexp(z[:, big], 100 - exps)
     perm = np.random.default_rng(seed).permutation(n)
     test, train = perm[:n_test], perm[n_test:]
     importance = np.zeros((z.shape[1], v.shape[1]))

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from course_vae._validate import as_float_tensor, check_finite, check_positive_int
+from course_vae._validate import as_float_tensor, check_finite, check_pair, check_positive_int
 from course_vae.kl import _kl_normal_std
 from course_vae.models import VAE, as_generator
 
@@ -41,18 +41,7 @@ _LOG_2PI = math.log(2 * math.pi)
 
 
 def _pair(x: Any, y: Any, nx: str, ny: str) -> tuple[torch.Tensor, torch.Tensor]:
-    x, y = as_float_tensor(x, nx), as_float_tensor(y, ny)
-    if x.dim() == 0 or y.dim() == 0:
-        raise ValueError(f"{nx} and {ny} need at least one dimension (the pixels)")
-    try:
-        torch.broadcast_shapes(x.shape, y.shape)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{nx}.shape={tuple(x.shape)} and {ny}.shape={tuple(y.shape)} do not broadcast"
-        ) from exc
-    check_finite(x, nx)
-    check_finite(y, ny)
-    return x, y.to(x.dtype)
+    return check_pair(x, y, nx, ny, "the pixels")
 
 
 def bernoulli_log_likelihood(x: Any, logits: Any) -> torch.Tensor:
@@ -136,6 +125,11 @@ class ELBOTerms:
 
 def beta_elbo_loss(recon: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     r"""loss = -mean_batch(recon - beta * kl): per-example sums, averaged over the batch."""
+    beta = _check_beta(beta)
+    if not (isinstance(recon, torch.Tensor) and isinstance(kl, torch.Tensor)):
+        raise TypeError("recon and kl must be tensors of per-example values")
+    if recon.shape != kl.shape:
+        raise ValueError(f"recon.shape={tuple(recon.shape)} and kl.shape={tuple(kl.shape)} differ")
     return -(recon - kl).mean() if beta == 1.0 else -(recon - beta * kl).mean()
 
 
@@ -263,6 +257,11 @@ def importance_log_weights(
     (k, batch, latent) to log p(x|z) of shape (k, batch).  Works for any model, e.g. the
     linear-Gaussian one.  Keeps all K x batch weights: use :func:`iwae_bound` for large K.
     """
+    if not callable(log_likelihood_fn):
+        raise TypeError(
+            "log_likelihood_fn must be a callable log_likelihood_fn(x, z), "
+            f"got {type(log_likelihood_fn).__name__}"
+        )
     x = as_float_tensor(x, "x")
     mu, logvar = _check_q(x, mu, logvar)
     n_samples = check_positive_int(n_samples, "n_samples")
@@ -275,6 +274,13 @@ def importance_log_weights(
 
 def iwae_from_log_weights(log_w: torch.Tensor) -> torch.Tensor:
     r"""log (1/K) \sum_k exp(log w_k) along dimension 0, by logsumexp (no overflow)."""
+    log_w = as_float_tensor(log_w, "log_w")
+    if log_w.dim() == 0 or log_w.shape[0] == 0:
+        raise ValueError(
+            f"log_w must have shape (K, ...) with K >= 1 samples, got {tuple(log_w.shape)}"
+        )
+    if torch.isnan(log_w).any():
+        raise ValueError("log_w contains NaN")
     return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
 
 

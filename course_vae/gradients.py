@@ -14,6 +14,7 @@ computed in float64 from a seeded generator.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +38,12 @@ def _check(f: Any, mu: Any, sigma: Any) -> tuple[float, float]:
     if not callable(f):
         raise TypeError(f"f must be a callable f(z) -> values, got {type(f).__name__}")
     for name, v in (("mu", mu), ("sigma", sigma)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        ok = not isinstance(v, bool) and isinstance(v, numbers.Real)
+        try:
+            ok = ok and math.isfinite(v)
+        except OverflowError:  # an int too large for a float
+            ok = False
+        if not ok:
             raise ValueError(f"{name} must be a finite number, got {v!r}")
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma!r}")
@@ -49,6 +55,11 @@ def _apply(f: ScalarFn, z: torch.Tensor) -> torch.Tensor:
     if not isinstance(out, torch.Tensor) or out.shape != z.shape:
         raise ValueError(
             f"f must map a tensor of shape {tuple(z.shape)} to one value per element (same shape)"
+        )
+    if torch.is_grad_enabled() and z.requires_grad and not out.requires_grad:
+        raise TypeError(
+            "f must be written with differentiable torch operations: its output does not "
+            "depend on z through autograd (the reparameterisation estimator needs f')"
         )
     return out
 
@@ -142,6 +153,10 @@ def estimator_variance_curve(
     "stderr": [...]}}`` where var is the unbiased variance across the repeats (it should
     fall like Var_1 / S) and stderr = sqrt(var / n_repeats) is the standard error of mean.
     """
+    if isinstance(sample_counts, (str, bytes)) or not hasattr(sample_counts, "__iter__"):
+        raise TypeError(
+            f"sample_counts must be a sequence of sample counts, got {type(sample_counts).__name__}"
+        )
     counts = [check_positive_int(s, "sample_counts (each)") for s in sample_counts]
     if not counts:
         raise ValueError("sample_counts must hold at least one sample count")

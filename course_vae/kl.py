@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from course_vae._validate import as_float_tensor, check_finite, check_positive_int
+from course_vae._validate import as_float_tensor, check_finite, check_pair, check_positive_int
 
 __all__ = [
     "kl_discrete",
@@ -102,21 +102,7 @@ def _expm1_minus_x(x: torch.Tensor) -> torch.Tensor:
 
 
 def _check_pair(a: Any, b: Any, name_a: str, name_b: str) -> tuple[torch.Tensor, torch.Tensor]:
-    a = as_float_tensor(a, name_a)
-    b = as_float_tensor(b, name_b)
-    if a.dim() == 0 or b.dim() == 0:
-        raise ValueError(
-            f"{name_a} and {name_b} need at least one dimension (the latent dimension)"
-        )
-    try:
-        torch.broadcast_shapes(a.shape, b.shape)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{name_a}.shape={tuple(a.shape)} and {name_b}.shape={tuple(b.shape)} do not broadcast"
-        ) from exc
-    check_finite(a, name_a)
-    check_finite(b, name_b)
-    return a, b.to(a.dtype)
+    return check_pair(a, b, name_a, name_b, "the latent dimension")
 
 
 def kl_normal_std_terms(mu: Any, logvar: Any) -> dict[str, torch.Tensor]:

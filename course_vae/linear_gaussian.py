@@ -14,6 +14,7 @@ All computations are in float64.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,13 +57,25 @@ def kl_gaussian_full(mean_q: Any, cov_q: Any, mean_p: Any, cov_p: Any) -> torch.
     Means have shape (..., L), covariances (..., L, L); leading dimensions broadcast.
     """
     mq, mp = _f64(mean_q, "mean_q"), _f64(mean_p, "mean_p")
+    for name, t in (("mean_q", mq), ("mean_p", mp)):
+        if t.dim() == 0:
+            raise ValueError(f"{name} must have shape (..., L), got a scalar")
     sq, sp = _f64(cov_q, "cov_q"), _f64(cov_p, "cov_p")
     lq, lp = _cholesky(sq, "cov_q"), _cholesky(sp, "cov_p")
     dim = mq.shape[-1]
     for name, t in (("mean_p", mp), ("cov_q", sq), ("cov_p", sp)):
         if t.shape[-1] != dim:
             raise ValueError(f"{name} has last dimension {t.shape[-1]}, mean_q has {dim}")
-    batch = torch.broadcast_shapes(mq.shape[:-1], mp.shape[:-1], sq.shape[:-2], sp.shape[:-2])
+    try:
+        batch = torch.broadcast_shapes(
+            mq.shape[:-1], mp.shape[:-1], sq.shape[:-2], sp.shape[:-2]
+        )
+    except RuntimeError as exc:
+        raise ValueError(
+            f"the leading (batch) dimensions of mean_q {tuple(mq.shape)}, mean_p "
+            f"{tuple(mp.shape)}, cov_q {tuple(sq.shape)} and cov_p {tuple(sp.shape)} "
+            "do not broadcast"
+        ) from exc
     lp_b = lp.expand(*batch, dim, dim)
     # tr(S_p^{-1} S_q) = ||L_p^{-1} L_q||_F^2
     a = torch.linalg.solve_triangular(lp_b, lq.expand(*batch, dim, dim), upper=False)
@@ -105,6 +118,8 @@ class LinearGaussian:
         """A model with W and b drawn from N(0, 1) with ``seed``."""
         data_dim = check_positive_int(data_dim, "data_dim")
         latent_dim = check_positive_int(latent_dim, "latent_dim")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
         g = torch.Generator().manual_seed(seed)
         W = torch.randn(data_dim, latent_dim, generator=g, dtype=torch.float64)
         b = torch.randn(data_dim, generator=g, dtype=torch.float64)

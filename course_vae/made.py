@@ -38,6 +38,8 @@ class MaskedLinear(nn.Linear):
 
     def __init__(self, in_features: int, out_features: int, mask: torch.Tensor, bias: bool = True):
         super().__init__(in_features, out_features, bias=bias)
+        if not isinstance(mask, torch.Tensor):
+            raise TypeError(f"mask must be a 0/1 tensor, got {type(mask).__name__}")
         if tuple(mask.shape) != (out_features, in_features):
             raise ValueError(
                 f"mask must have shape ({out_features}, {in_features}), got {tuple(mask.shape)}"
@@ -45,6 +47,11 @@ class MaskedLinear(nn.Linear):
         self.register_buffer("mask", mask.to(self.weight.dtype).clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"x must be a tensor of shape (..., {self.in_features}), got "
+                f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
+            )
         return nn.functional.linear(x, self.weight * self.mask, self.bias)
 
 
@@ -107,6 +114,7 @@ class MADE(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
+        check_positive_int(input_dim, "input_dim")
         hidden = _hidden(hidden)
         if isinstance(cond_dim, bool) or not isinstance(cond_dim, int) or cond_dim < 0:
             raise ValueError(f"cond_dim must be a non-negative integer, got {cond_dim!r}")
@@ -147,6 +155,10 @@ class MADE(nn.Module):
         """Logits l (…, batch, D) of p(x_i = 1 | x_{<i}, cond), all i in one pass."""
         if cond is None and self.cond_dim:
             raise ValueError("cond must be given: this MADE was built with cond_dim > 0")
+        if cond is not None and (
+            not isinstance(cond, torch.Tensor) or cond.dim() == 0 or cond.shape[-1] != self.cond_dim
+        ):
+            raise ValueError(f"cond must be a tensor of shape (..., {self.cond_dim})")
         h = x
         for i, layer in enumerate(self.layers):
             h = layer(h)

@@ -10,6 +10,7 @@ rebuild the model.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -102,6 +103,15 @@ def reparameterize(
 
     With ``n_samples`` the result has a leading dimension of that size.
     """
+    for name, t in (("mu", mu), ("logvar", logvar)):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating tensor, got {type(t).__name__}")
+    try:
+        torch.broadcast_shapes(mu.shape, logvar.shape)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"mu.shape={tuple(mu.shape)} and logvar.shape={tuple(logvar.shape)} do not broadcast"
+        ) from exc
     gen = as_generator(generator, mu.device)
     shape = (
         mu.shape
@@ -110,6 +120,17 @@ def reparameterize(
     )
     eps = torch.randn(shape, generator=gen, device=mu.device, dtype=mu.dtype)
     return mu + torch.exp(0.5 * logvar) * eps
+
+
+def _check_last_dim(t: Any, name: str, dim: int) -> None:
+    """Raise naming ``name`` unless ``t`` is a floating tensor of shape (..., dim)."""
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating tensor of shape (..., {dim}), got {type(t).__name__}"
+            + (f" of dtype {t.dtype}" if isinstance(t, torch.Tensor) else "")
+        )
+    if t.dim() == 0 or t.shape[-1] != dim:
+        raise ValueError(f"{name} must have shape (..., {dim}), got {tuple(t.shape)}")
 
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
@@ -137,6 +158,8 @@ class VAE(nn.Module):
             raise TypeError("give either a config or keyword arguments, not both")
         if not isinstance(config, VAEConfig):
             raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
         self.config = config
         enc_sizes = [config.input_dim, *config.hidden, 2 * config.latent_dim]
         dec_sizes = [config.latent_dim, *reversed(config.hidden), config.input_dim]
@@ -156,11 +179,13 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) of q(z|x), each of shape (..., latent_dim)."""
+        _check_last_dim(x, "x", self.config.input_dim)
         h = self.encoder(x)
         return h[..., : self.config.latent_dim], h[..., self.config.latent_dim :]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Decoder output for z: Bernoulli logits, or the Gaussian mean."""
+        _check_last_dim(z, "z", self.config.latent_dim)
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | int | None = None):
@@ -171,6 +196,8 @@ class VAE(nn.Module):
 
     def mean_image(self, decoded: torch.Tensor) -> torch.Tensor:
         """E[x|z] from the decoder output: sigmoid(logits) (Bernoulli) or the mean (Gaussian)."""
+        if not isinstance(decoded, torch.Tensor):
+            raise TypeError(f"decoded must be a tensor, got {type(decoded).__name__}")
         return torch.sigmoid(decoded) if self.config.likelihood == "bernoulli" else decoded
 
     def sample_prior(self, n: int, generator: torch.Generator | int | None = None) -> torch.Tensor:

@@ -839,46 +839,6 @@ def plot_kl_per_dimension(
     return fig
 
 
-def plot_collapse_rows(
-    rows: dict,
-    image_shape: tuple[int, int],
-    title: str = "Images",
-):
-    """One row of images per entry of ``rows`` (label -> (n, H*W) values in [0, 1]).
-
-    Drawn on a fixed [0, 1] grey scale, the label at the left of each row.  Returns the Figure.
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    if not isinstance(rows, dict) or not rows:
-        raise ValueError("rows must be a non-empty dict label -> images")
-    h, w = (int(s) for s in image_shape)
-    arrays = {}
-    for label, imgs in rows.items():
-        a = np.asarray(imgs, dtype=float).reshape(-1, h * w)
-        if not np.isfinite(a).all():
-            raise ValueError(f"rows[{label!r}] contains NaN or infinite values")
-        arrays[str(label)] = a
-    n = max(len(a) for a in arrays.values())
-    fig, axes = plt.subplots(len(arrays), n, figsize=(0.8 * n + 1.6, 0.85 * len(arrays) + 0.5),
-                             squeeze=False)
-    for r, (label, a) in enumerate(arrays.items()):
-        for c in range(n):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-            if c < len(a):
-                ax.imshow(a[c].reshape(h, w), vmin=0.0, vmax=1.0, cmap="gray_r")
-            else:
-                ax.axis("off")
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
 CH04_METRICS = {
     "test_elbo": "test ELBO (nats, higher is better)",
     "kl": "KL term (nats)",

@@ -14,6 +14,7 @@ nearest distances).  It measures closeness to the data, not diversity.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -58,4 +59,6 @@ def far_fraction(distances: Any, threshold: float) -> float:
     check_finite(d, "distances")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
+    if math.isnan(threshold):
+        raise ValueError("threshold must not be NaN")
     return float((d > threshold).double().mean())

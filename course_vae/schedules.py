@@ -29,18 +29,18 @@ from typing import Any
 
 import torch
 
+from course_vae._validate import as_float_tensor
 from course_vae.kl import kl_normal_std
 
-__all__ = [
-    "BetaSchedule",
-    "ConstantBeta",
-    "CyclicalAnnealing",
-    "FreeBits",
-    "KLCapacity",
-    "LinearAnnealing",
-    "from_dict",
-    "kl_per_dimension_batch",
-]
+
+def _check_terms(terms: Any, needed: tuple[str, ...]) -> None:
+    """Objectives take the ELBOTerms of a minibatch (as train() passes them), or a look-alike."""
+    missing = [a for a in needed if not hasattr(terms, a)]
+    if missing:
+        raise TypeError(
+            f"terms must be course_vae.elbo.ELBOTerms (or have {', '.join(missing)}), "
+            f"got {type(terms).__name__}"
+        )
 
 
 # --------------------------------------------------------------------------- checks
@@ -50,7 +50,10 @@ def _real(x: Any, name: str, *, lo: float = 0.0, lo_open: bool = False) -> float
     """``x`` as a finite float >= lo (> lo with ``lo_open``), else raise naming ``name``."""
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    x = float(x)
+    try:
+        x = float(x)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
     ok = x > lo if lo_open else x >= lo
     if not (math.isfinite(x) and ok):
         raise ValueError(f"{name} must be finite and {'>' if lo_open else '>='} {lo}, got {x!r}")
@@ -128,7 +131,8 @@ class LinearAnnealing(BetaSchedule):
         self.end = _real(end, "end")
 
     def _value(self, step: int) -> float:
-        frac = min(1.0, step / self.warmup_steps)
+        # (a step past the warm-up gives frac = 1 without a division that could overflow)
+        frac = 1.0 if step >= self.warmup_steps else step / self.warmup_steps
         return self.start + (self.end - self.start) * frac
 
 
@@ -184,6 +188,12 @@ def kl_per_dimension_batch(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tens
 
     Differentiable (computed by ``kl_normal_std`` on one dimension at a time).
     """
+    mu, logvar = as_float_tensor(mu, "mu"), as_float_tensor(logvar, "logvar")
+    if mu.dim() == 0 or logvar.dim() == 0:
+        raise ValueError(
+            f"mu and logvar must have shape (..., latent_dim), got {tuple(mu.shape)} and "
+            f"{tuple(logvar.shape)}"
+        )
     return kl_normal_std(mu.unsqueeze(-1), logvar.unsqueeze(-1))
 
 
@@ -219,6 +229,7 @@ class FreeBits(_Plain):
 
     def __call__(self, terms: Any, beta: float = 1.0) -> torch.Tensor:
         beta = _real(beta, "beta")
+        _check_terms(terms, ("recon", "mu", "logvar"))
         kl = torch.clamp(self.group_kl(terms.mu, terms.logvar), min=self.floor).sum()
         return -terms.recon.mean() + beta * kl
 
@@ -247,7 +258,8 @@ class KLCapacity(_Plain):
 
     def capacity(self, step: int) -> float:
         """C(step) in nats."""
-        frac = min(1.0, _step(step) / self.n_steps)
+        step = _step(step)
+        frac = 1.0 if step >= self.n_steps else step / self.n_steps
         return self.c_start + (self.c_max - self.c_start) * frac
 
     def reset(self) -> None:
@@ -259,6 +271,7 @@ class KLCapacity(_Plain):
             step = self.step
             self.step += 1
         c = self.capacity(step)
+        _check_terms(terms, ("recon", "kl"))
         return -terms.recon.mean() + self.gamma * (terms.kl.mean() - c).abs()
 
 

@@ -73,7 +73,13 @@ def shape_mask(shape: str, u: Any, v: Any) -> np.ndarray:
     """
     if shape not in _SHAPE_TESTS:
         raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
-    return _SHAPE_TESTS[shape](np.asarray(u, dtype=float), np.asarray(v, dtype=float))
+    arrays = []
+    for name, a in (("u", u), ("v", v)):
+        try:
+            arrays.append(np.asarray(a, dtype=float))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be numeric (array-like of numbers): {exc}") from None
+    return _SHAPE_TESTS[shape](*arrays)
 
 
 def factor_index(labels: Any, factor_sizes: Any) -> torch.Tensor:

@@ -87,6 +87,14 @@ def _as_tensor_data(data: Any, name: str, input_dim: int) -> torch.Tensor:
     return data
 
 
+def _as_device(device: Any) -> torch.device:
+    """``device`` as a torch.device, or a ValueError naming it."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device must name a torch device such as 'cpu', got {device!r}") from exc
+
+
 def _adam(model: VAE, lr: float) -> torch.optim.Adam:
     """Adam; the fused kernel where this torch has it for the device (same maths, fewer ops)."""
     try:
@@ -186,6 +194,8 @@ def train(
         beta_fn = lambda _step: fixed
     if objective is not None and not callable(objective):
         raise TypeError("objective must be a callable objective(terms, beta) -> loss")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError("on_epoch_end must be a callable on_epoch_end(epoch, history)")
     dynamic = isinstance(train_data, DynamicBinarization)
     d = model.config.input_dim
     train_x = _as_tensor_data(train_data, "train_data", d)
@@ -195,7 +205,7 @@ def train(
             if t is not None and (t.min() < 0 or t.max() > 1):
                 raise ValueError(f"{name} must lie in [0, 1] for a Bernoulli decoder")
 
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = _as_device(device) if device is not None else next(model.parameters()).device
     model.to(device)
     if not dynamic:
         train_x = train_x.to(device)

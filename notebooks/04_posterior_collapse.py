@@ -35,7 +35,7 @@ import torch
 import course_vae as cv
 from course_vae import diagnostics, schedules
 from course_vae.made import MADE, AutoregressiveVAE
-from course_vae.plots import plot_collapse_rows, plot_kl_per_dimension, plot_remedy_comparison
+from course_vae.plots import plot_image_rows, plot_kl_per_dimension, plot_remedy_comparison
 from course_vae.widgets import CollapseExplorer, summarize_collapse_run
 
 device = cv.setup_notebook(seed=0)
@@ -142,7 +142,7 @@ rows = {
     "beta = 8": b8["reconstructions"],
     "average digit": avg_digit[None, :],
 }
-fig = plot_collapse_rows(rows, data.image_shape, title="Reconstructions at z = mu(x): beta = 8 gives the average digit")
+fig = plot_image_rows(rows, data.image_shape, title="Reconstructions at z = mu(x): beta = 8 gives the average digit")
 plt.show()
 
 # %%
@@ -389,7 +389,7 @@ for beta in (0.1, 1.0, 8.0):
     rows[f"recon, beta={beta:g}"] = runs[("beta-VAE (MLP decoder)", f"beta={beta:g}")]["reconstructions"]
 for beta in (0.1, 1.0, 8.0):
     rows[f"sample, beta={beta:g}"] = mlp[beta].sample(8, generator=0)
-fig = plot_collapse_rows(rows, data.image_shape, title="Reconstructions and prior samples (mean images)")
+fig = plot_image_rows(rows, data.image_shape, title="Reconstructions and prior samples (mean images)")
 plt.show()
 
 # %% [markdown]

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_vae.plots import plot_collapse_rows, plot_kl_per_dimension, plot_remedy_comparison
+from course_vae.plots import plot_image_rows, plot_kl_per_dimension, plot_remedy_comparison
 
 
 def test_kl_per_dimension_bars_and_floor():
@@ -28,13 +28,13 @@ def test_kl_per_dimension_bars_and_floor():
 
 
 def test_image_rows_grid():
-    fig = plot_collapse_rows({"x": np.zeros((3, 4)), "avg": np.ones((1, 4))}, (2, 2), title="t")
+    fig = plot_image_rows({"x": np.zeros((3, 4)), "avg": np.ones((1, 4))}, (2, 2), title="t")
     assert len(fig.axes) == 6
     assert fig.axes[0].get_ylabel() == "x"
     assert len(fig.axes[0].images) == 1 and len(fig.axes[4].images) == 0
     plt.close(fig)
     with pytest.raises(ValueError, match="rows"):
-        plot_collapse_rows({}, (2, 2))
+        plot_image_rows({}, (2, 2))
 
 
 def test_remedy_comparison_panels_and_baseline():
