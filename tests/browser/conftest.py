@@ -66,11 +66,52 @@ def _free_port() -> int:
 
 @dataclass(frozen=True)
 class LabServer:
-    """A running JupyterLab: its base URL, the served root (a copy) and its log file."""
+    """A running JupyterLab: its base URL, the served root (a copy), its log file and the
+    runtime directory that holds its kernels' connection files."""
 
     url: str
     root_dir: Path
     log: Path
+    runtime_dir: Path
+
+    def kernel_values(self, notebook: str, expressions: dict[str, str],
+                      timeout_s: float = 60.0) -> dict[str, object]:
+        """Evaluate ``expressions`` (name -> Python expression) in the kernel of ``notebook``.
+
+        Connects a second client to the notebook's running kernel and sends an empty,
+        silent execute request with the expressions as ``user_expressions``: nothing is
+        printed, the execution count does not move, and the request waits in the kernel's
+        queue until the cells already running are done. Each value must be a Python
+        literal (its repr is read back with ``ast.literal_eval``).
+        """
+        import ast
+
+        from jupyter_client import BlockingKernelClient
+
+        with urllib.request.urlopen(f"{self.url}/api/sessions", timeout=10) as resp:
+            sessions = json.load(resp)
+        ids = [s["kernel"]["id"] for s in sessions if s.get("path") == notebook and s.get("kernel")]
+        if len(ids) != 1:
+            raise AssertionError(f"expected one kernel session for {notebook}, got {sessions}")
+        client = BlockingKernelClient()
+        client.load_connection_file(str(self.runtime_dir / f"kernel-{ids[0]}.json"))
+        client.start_channels()
+        try:
+            msg_id = client.execute("", silent=True, store_history=False,
+                                    user_expressions=expressions)
+            deadline = time.monotonic() + timeout_s
+            while True:
+                reply = client.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
+        finally:
+            client.stop_channels()
+        values = {}
+        for name, result in reply["content"]["user_expressions"].items():
+            if result.get("status") != "ok":
+                raise AssertionError(f"{expressions[name]!r} failed in the kernel: {result}")
+            values[name] = ast.literal_eval(result["data"]["text/plain"])
+        return values
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -143,7 +184,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
                 pytest.fail(f"jupyter lab did not answer {url}/api within "
                             f"{SERVER_START_TIMEOUT_S:.0f} s; log:\n{log.read_text()}")
             time.sleep(0.2)
-        yield LabServer(url=url, root_dir=root_dir, log=log)
+        yield LabServer(url=url, root_dir=root_dir, log=log, runtime_dir=base / "runtime")
     finally:
         _stop(proc)
 
