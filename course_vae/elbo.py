@@ -122,6 +122,21 @@ class ELBOTerms:
     decoded: torch.Tensor
     beta: float
 
+    @classmethod
+    def from_parts(
+        cls,
+        recon: torch.Tensor,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        z: torch.Tensor,
+        decoded: torch.Tensor,
+        beta: float = 1.0,
+    ) -> ELBOTerms:
+        """The terms from recon = log p(x|z) and q's (mu, logvar): KL, ELBO and loss follow."""
+        kl = _kl_normal_std(mu, logvar)
+        loss = beta_elbo_loss(recon, kl, beta)
+        return cls(recon, kl, recon - kl, loss, mu, logvar, z, decoded, beta)
+
 
 def beta_elbo_loss(recon: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     r"""loss = -mean_batch(recon - beta * kl): per-example sums, averaged over the batch."""
@@ -141,18 +156,8 @@ def _elbo_terms(
     z = mu + torch.exp(0.5 * logvar) * eps
     decoded = _decode(model, z, x)
     recon = _model_ll(model, x, decoded)
-    kl = _kl_normal_std(mu, logvar)  # inputs come from the encoder: no per-step checks
-    return ELBOTerms(
-        recon=recon,
-        kl=kl,
-        elbo=recon - kl,
-        loss=beta_elbo_loss(recon, kl, beta),
-        mu=mu,
-        logvar=logvar,
-        z=z,
-        decoded=decoded,
-        beta=beta,
-    )
+    # mu and logvar come from the encoder: the KL's input checks are skipped on this path
+    return ELBOTerms.from_parts(recon, mu, logvar, z, decoded, beta)
 
 
 def _check_model_x(model: Any, x: Any) -> torch.Tensor:

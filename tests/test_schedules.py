@@ -28,18 +28,7 @@ F64 = torch.float64
 
 def _terms(mu: torch.Tensor, logvar: torch.Tensor, recon: torch.Tensor, beta: float = 1.0):
     """ELBOTerms as the training loop builds them (z and decoded are not used here)."""
-    kl = kl_normal_std(mu, logvar)
-    return ELBOTerms(
-        recon=recon,
-        kl=kl,
-        elbo=recon - kl,
-        loss=beta_elbo_loss(recon, kl, beta),
-        mu=mu,
-        logvar=logvar,
-        z=mu,
-        decoded=recon,
-        beta=beta,
-    )
+    return ELBOTerms.from_parts(recon, mu, logvar, z=mu, decoded=recon, beta=beta)
 
 
 def _fu_reference(n_iter: int, n_cycle: int, ratio: float, start=0.0, stop=1.0) -> np.ndarray:
