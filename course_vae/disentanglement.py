@@ -48,10 +48,10 @@ __all__ = [
 ]
 
 
-def _codes_array(codes: Any, name: str = "codes") -> np.ndarray:
+def _codes_array(codes: Any, name: str = "codes", shape: str = "(n, d)") -> np.ndarray:
     t = as_float_tensor(codes, name)
     if t.ndim != 2:
-        raise ValueError(f"{name} must have shape (n, d), got {tuple(t.shape)}")
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
     if t.shape[0] < 2 or t.shape[1] < 1:
         raise ValueError(f"{name} needs at least 2 rows and 1 column, got {tuple(t.shape)}")
     check_finite(t, name)
@@ -60,13 +60,7 @@ def _codes_array(codes: Any, name: str = "codes") -> np.ndarray:
 
 def factor_indices(factors: Any, name: str = "factors") -> np.ndarray:
     """Map each column of ``factors`` (n, K) to integer indices 0..m_k-1 of its sorted values."""
-    t = as_float_tensor(factors, name)
-    if t.ndim != 2:
-        raise ValueError(f"{name} must have shape (n, K), got {tuple(t.shape)}")
-    if t.shape[0] < 2 or t.shape[1] < 1:
-        raise ValueError(f"{name} needs at least 2 rows and 1 column, got {tuple(t.shape)}")
-    check_finite(t, name)
-    arr = t.detach().cpu().double().numpy()
+    arr = _codes_array(factors, name, "(n, K)")
     out = np.empty(arr.shape, dtype=np.int64)
     for k in range(arr.shape[1]):
         out[:, k] = np.unique(arr[:, k], return_inverse=True)[1].reshape(-1)

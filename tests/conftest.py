@@ -1,0 +1,28 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import pytest
+
+
+@pytest.fixture
+def checker_contract(capsys) -> Callable[[Callable, float, Iterable[float]], None]:
+    """Every exercise checker: the right answer passes, wrong ones raise, None reminds.
+
+    Checkers return None and print their verdict; a wrong (or non-finite) answer raises
+    AssertionError with a hint.
+    """
+
+    def check(checker: Callable, right: float, wrongs: Iterable[float]) -> None:
+        assert checker(right) is None
+        assert "correct" in capsys.readouterr().out
+        for wrong in [*wrongs, math.nan]:
+            with pytest.raises(AssertionError, match="not right.*Hint"):
+                checker(wrong)
+        assert checker(None) is None
+        assert "not answered" in capsys.readouterr().out
+
+    return check
