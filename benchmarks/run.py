@@ -47,7 +47,7 @@ def bench_notebooks() -> list[Row]:
     from nbclient import NotebookClient
 
     rows = []
-    for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+    for src in sorted((ROOT / "python_scripts").glob("[0-9][0-9]_*.py")):
         nb = jupytext.read(src)
         t0 = time.perf_counter()
         NotebookClient(

@@ -11,7 +11,7 @@ Each module holds what its name says:
 * training: ``train`` (the one loop), ``schedules`` (beta schedules, free bits,
   capacity), ``recipes`` (the chapters' model and budget settings);
 * the chapters' tools: ``latent``, ``sample_quality``, ``plots``, ``widgets``
-  (the explorers), ``exercises`` (answer checkers), ``setup`` (seeds, determinism, style).
+  (the explorers), ``exercises`` (answer checkers), ``notebook`` (seeds, determinism, style).
 """
 
 from course_vae import (
@@ -48,7 +48,7 @@ from course_vae.kl import (
     kl_quadrature,
 )
 from course_vae.models import VAE, VAEConfig
-from course_vae.setup import setup_notebook, show_source
+from course_vae.notebook import setup_notebook, show_source
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from course_vae._validate import as_float_tensor, check_finite, check_pair, check_positive_int
 from course_vae.kl import _kl_normal_std
-from course_vae.models import VAE, as_generator
+from course_vae.models import VAE
+from course_vae.rng import as_generator
 
 __all__ = [
     "ELBOTerms",

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from course_vae._validate import check_positive_int
-from course_vae.models import as_generator
+from course_vae.rng import as_generator
 
 __all__ = [
     "ESTIMATORS",

@@ -22,7 +22,7 @@ import torch
 
 from course_vae._validate import as_float_tensor, check_finite, check_positive_int
 from course_vae.kl import kl_normal_std
-from course_vae.models import as_generator
+from course_vae.rng import as_generator
 
 __all__ = ["LinearGaussian", "kl_gaussian_full"]
 

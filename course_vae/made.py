@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from course_vae._validate import check_positive_int
-from course_vae.models import _ACTIVATIONS, VAE, VAEConfig, as_generator
+from course_vae.models import ACTIVATIONS, VAE, VAEConfig
+from course_vae.rng import as_generator
 
 __all__ = ["MADE", "AutoregressiveVAE", "MaskedLinear", "made_degrees", "made_masks"]
 
@@ -118,9 +119,9 @@ class MADE(nn.Module):
         hidden = _hidden(hidden)
         if isinstance(cond_dim, bool) or not isinstance(cond_dim, int) or cond_dim < 0:
             raise ValueError(f"cond_dim must be a non-negative integer, got {cond_dim!r}")
-        if activation not in _ACTIVATIONS:
+        if activation not in ACTIVATIONS:
             raise ValueError(
-                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
             )
         self.input_dim, self.hidden, self.cond_dim = int(input_dim), hidden, cond_dim
         masks = made_masks(input_dim, hidden)
@@ -133,7 +134,7 @@ class MADE(nn.Module):
         self.cond_layers = nn.ModuleList(
             nn.Linear(cond_dim, n, bias=False) for n in [*hidden, self.input_dim]
         ) if cond_dim else None
-        self.act = _ACTIVATIONS[activation]()
+        self.act = ACTIVATIONS[activation]()
 
     @property
     def masks(self) -> list[torch.Tensor]:

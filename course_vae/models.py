@@ -18,11 +18,12 @@ import torch
 from torch import nn
 
 from course_vae._validate import check_positive_int
+from course_vae.rng import as_generator
 
 __all__ = ["LIKELIHOODS", "VAE", "VAEConfig", "as_generator", "reparameterize"]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "softplus": nn.Softplus}
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "softplus": nn.Softplus}
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,9 @@ class VAEConfig:
         object.__setattr__(self, "hidden", hidden)
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
-        if self.activation not in _ACTIVATIONS:
+        if self.activation not in ACTIVATIONS:
             raise ValueError(
-                f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}"
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
             )
         std = self.obs_std
         if isinstance(std, bool) or not isinstance(std, (int, float)) or not (0 < std < math.inf):
@@ -77,20 +78,6 @@ class VAEConfig:
         if "hidden" in d:
             d["hidden"] = tuple(d["hidden"])
         return cls(**d)
-
-
-def as_generator(
-    generator: torch.Generator | int | None, device: torch.device | str = "cpu"
-) -> torch.Generator | None:
-    """``None`` (use the global RNG), a given generator, or a fresh one seeded with an int."""
-    if generator is None or isinstance(generator, torch.Generator):
-        return generator
-    if isinstance(generator, bool) or not isinstance(generator, int):
-        raise TypeError(
-            "generator must be a torch.Generator, an int seed or None, "
-            f"got {type(generator).__name__}"
-        )
-    return torch.Generator(device=device).manual_seed(generator)
 
 
 def reparameterize(
@@ -138,7 +125,7 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(_ACTIVATIONS[activation]())
+            layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 

@@ -22,7 +22,8 @@ from course_vae._validate import check_finite, check_positive_int
 from course_vae.data import DynamicBinarization
 from course_vae.elbo import ELBOTerms, _check_beta, _decode, _elbo_terms, _model_ll
 from course_vae.kl import kl_normal_std
-from course_vae.models import VAE, as_generator
+from course_vae.models import VAE
+from course_vae.rng import as_generator
 
 __all__ = ["HISTORY_KEYS", "NonFiniteLossError", "evaluate", "train"]
 

@@ -1,11 +1,12 @@
 """Re-execute the course notebooks from their jupytext sources and write the .ipynb files.
 
-    python scripts/build_notebooks.py            # every notebooks/NN_*.py
+    python scripts/build_notebooks.py            # every python_scripts/NN_*.py
     python scripts/build_notebooks.py 02 03_elbo # only the named ones (prefix match)
 
-The percent-format ``notebooks/NN_name.py`` is the source of truth; the executed
+The percent-format ``python_scripts/NN_name.py`` is the source of truth; the executed
 ``notebooks/NN_name.ipynb`` (outputs included, which nbval compares) is written
-atomically next to it, so an interrupted build never leaves a half-written notebook.
+atomically, so an interrupted build never leaves a half-written notebook.  The pairing
+of the two folders is declared once, in ``jupytext.toml``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+SOURCES = ROOT / "python_scripts"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
 def sources(names: list[str]) -> list[Path]:
     """The notebook sources matching ``names`` (prefixes like ``02``), or all of them."""
-    all_sources = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+    all_sources = sorted(p for p in SOURCES.glob("[0-9][0-9]_*.py"))
     if not names:
         return all_sources
     chosen = [p for p in all_sources if any(p.stem.startswith(n) for n in names)]
@@ -40,8 +42,13 @@ def sources(names: list[str]) -> list[Path]:
     return chosen
 
 
+def notebook_of(source: Path) -> Path:
+    """``python_scripts/NN_name.py`` -> ``notebooks/NN_name.ipynb``."""
+    return NOTEBOOKS / f"{source.stem}.ipynb"
+
+
 def build(source: Path, timeout: int = 900) -> float:
-    """Execute ``source`` in a fresh kernel and write ``source.with_suffix('.ipynb')``."""
+    """Execute ``source`` in a fresh kernel and write its notebook (see :func:`notebook_of`)."""
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata.setdefault("language_info", {"name": "python"})
@@ -62,7 +69,7 @@ def build(source: Path, timeout: int = 900) -> float:
         else:
             os.environ["MPLBACKEND"] = env_backup
     elapsed = time.perf_counter() - start
-    target = source.with_suffix(".ipynb")
+    target = notebook_of(source)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     for src in sources(args.names):
         print(f"executing {src.relative_to(ROOT)} ...", flush=True)
         print(
-            f"  wrote {src.with_suffix('.ipynb').name} in {build(src, args.timeout):.1f} s",
+            f"  wrote notebooks/{notebook_of(src).name} in {build(src, args.timeout):.1f} s",
             flush=True,
         )
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_vae.models import VAE, VAEConfig, as_generator, reparameterize
+from course_vae.models import VAE, VAEConfig, reparameterize
+from course_vae.rng import as_generator
 
 
 def test_config_validates_and_names_the_argument():

@@ -1,4 +1,5 @@
-"""Every notebook source (jupytext percent .py) has an executed .ipynb with the same cells."""
+"""Every notebook source (python_scripts/, jupytext percent) has an executed notebook (notebooks/)
+with the same cells, and notebooks/ holds only what a learner opens."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import jupytext
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SOURCES = sorted((ROOT / "python_scripts").glob("[0-9][0-9]_*.py"))
 
 
 def _cells(nb) -> list[tuple[str, str, list[str]]]:
@@ -17,13 +19,13 @@ def _cells(nb) -> list[tuple[str, str, list[str]]]:
 
 
 def test_there_are_notebooks():
-    assert SOURCES, "no notebooks/NN_*.py sources found"
+    assert SOURCES, "no python_scripts/NN_*.py sources found"
     assert len({p.stem[:2] for p in SOURCES}) == len(SOURCES), "two notebooks share a number"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_ipynb_matches_source(source: Path):
-    target = source.with_suffix(".ipynb")
+    target = NOTEBOOKS / f"{source.stem}.ipynb"
     assert target.exists(), (
         f"{target.name} missing: run python scripts/build_notebooks.py {source.stem[:2]}"
     )
@@ -37,7 +39,7 @@ def test_ipynb_matches_source(source: Path):
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_ipynb_is_fully_executed_without_errors(source: Path):
-    nb = json.loads(source.with_suffix(".ipynb").read_text(encoding="utf-8"))
+    nb = json.loads((NOTEBOOKS / f"{source.stem}.ipynb").read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert code, "a chapter without code cells"
     counts = [c["execution_count"] for c in code]
@@ -72,3 +74,13 @@ def test_notebook_does_not_depend_on_the_working_directory(source: Path):
     code = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "code")
     for pattern in ("../", "./", "os.chdir", "open(", "Path(", "__file__", "/tmp/", "~/"):
         assert pattern not in code, f"{source.name} uses {pattern!r}; use tempfile or the package"
+
+
+def test_notebooks_folder_holds_only_what_a_learner_opens():
+    """No second copy of a chapter: the sources live in python_scripts/, paired by jupytext.toml."""
+    names = {p.name for p in NOTEBOOKS.iterdir() if not p.name.startswith(".")}
+    names -= {"checkpoints", "__pycache__"}
+    chapters = {f"{p.stem}.ipynb" for p in SOURCES}
+    assert names == chapters | {"sanitize.cfg"}, sorted(names ^ (chapters | {"sanitize.cfg"}))
+    config = (ROOT / "jupytext.toml").read_text(encoding="utf-8")
+    assert "notebooks///ipynb" in config and "python_scripts///py:percent" in config

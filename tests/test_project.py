@@ -79,5 +79,5 @@ def test_readme_open_command_installs_and_opens_jupyterlab():
 def test_readme_chapter_list_matches_the_notebooks():
     readme = (ROOT / "README.md").read_text()
     listed = re.findall(r"notebooks/(\d\d_[a-z0-9_]+)\.ipynb", readme)
-    present = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    present = sorted(p.stem for p in (ROOT / "python_scripts").glob("[0-9][0-9]_*.py"))
     assert sorted(set(listed)) == present
