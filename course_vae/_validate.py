@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -65,3 +67,65 @@ def check_pair(
     check_finite(a, name_a)
     check_finite(b, name_b)
     return a, b.to(a.dtype)
+
+
+def check_real(
+    x: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``x`` as a finite float within the given bounds, else raise naming ``name``.
+
+    TypeError for a non-number (bools are not numbers here); ValueError for NaN, +-inf, an
+    integer too large for a float, or a value outside ``[low, high]`` (open ends on request).
+    """
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    try:
+        x = float(x)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x!r}")
+    if low is not None and (x <= low if low_open else x < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {x!r}")
+    if high is not None and (x >= high if high_open else x > high):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {x!r}")
+    return x
+
+
+def check_nonnegative_int(n: Any, name: str) -> int:
+    """Return ``n`` as an int if it is an integer >= 0, else raise naming ``name``."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """Return ``seed`` as an int (any integer torch accepts), else TypeError naming ``name``."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be an integer seed, got {type(seed).__name__}")
+    return int(seed)
+
+
+def check_bool(x: Any, name: str) -> bool:
+    """Return ``x`` if it is a bool, else TypeError naming ``name``."""
+    if not isinstance(x, bool):
+        raise TypeError(f"{name} must be True or False, got {type(x).__name__}")
+    return x
+
+
+def check_choice(x: Any, name: str, choices: Iterable[Any]) -> Any:
+    """Return ``x`` if it is one of ``choices``, else ValueError naming ``name`` and the choices."""
+    choices = tuple(choices)
+    try:
+        ok = x in choices
+    except TypeError:  # unhashable input against a set-like
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {sorted(map(str, choices))}, got {x!r}")
+    return x
