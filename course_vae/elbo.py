@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from course_vae._validate import as_float_tensor, check_finite, check_pair, check_positive_int
-from course_vae.kl import _kl_normal_std
+from course_vae.kl import kl_normal_std_unchecked
 from course_vae.models import VAE
 from course_vae.rng import as_generator
 
@@ -134,7 +134,7 @@ class ELBOTerms:
         beta: float = 1.0,
     ) -> ELBOTerms:
         """The terms from recon = log p(x|z) and q's (mu, logvar): KL, ELBO and loss follow."""
-        kl = _kl_normal_std(mu, logvar)
+        kl = kl_normal_std_unchecked(mu, logvar)
         loss = beta_elbo_loss(recon, kl, beta)
         return cls(recon, kl, recon - kl, loss, mu, logvar, z, decoded, beta)
 

@@ -130,10 +130,10 @@ def kl_normal_std(mu: Any, logvar: Any) -> torch.Tensor:
     logvar in [-30, 30] in float32 and float64.  Differentiable.
     """
     mu, logvar = _check_pair(mu, logvar, "mu", "logvar")
-    return _kl_normal_std(mu, logvar)
+    return kl_normal_std_unchecked(mu, logvar)
 
 
-def _kl_normal_std(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+def kl_normal_std_unchecked(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """:func:`kl_normal_std` without input checks: the training loop's hot path."""
     return 0.5 * (mu**2 + _expm1_minus_x(logvar)).sum(-1)
 

@@ -160,11 +160,11 @@ assert rel < 1e-6
 #
 # Here is the tested function used throughout the course. It checks its inputs, then
 # computes $\tfrac12\sum_j(\mu_j^2 + e^{l_j} - 1 - l_j)$ with $l = \log\sigma^2$; the
-# training loop calls the unchecked core `_kl_normal_std` directly:
+# training loop calls the unchecked core `kl_normal_std_unchecked` directly:
 
 # %%
 cv.show_source(cv.kl.kl_normal_std)
-cv.show_source(cv.kl._kl_normal_std)
+cv.show_source(cv.kl.kl_normal_std_unchecked)
 
 # %% [markdown]
 # With $l = \log\sigma^2$, the $\sigma$-part of each term is $\sigma^2 - \log\sigma^2 - 1 = e^{l} - 1 - l$.
