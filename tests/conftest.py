@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Iterable
 
 import pytest
+from browser_tools import launch_chromium
 
 
 @pytest.fixture
@@ -26,3 +27,10 @@ def checker_contract(capsys) -> Callable[[Callable, float, Iterable[float]], Non
         assert "not answered" in capsys.readouterr().out
 
     return check
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every real-browser test of this process (tests/browser,
+    tests/site); skipped locally, failed in CI, when playwright or a Chromium is missing."""
+    yield from launch_chromium()

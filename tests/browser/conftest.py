@@ -6,8 +6,8 @@ workspace directories, no token, no news and no update checks. It is stopped in 
 whatever happens (its kernels run in the server's process group, which is killed if the
 server does not stop on its own).
 
-A missing playwright or Chromium skips these tests on a developer machine but FAILS them
-when the environment variable ``CI`` is set: in CI the browser check is a real check.
+The headless Chromium is the session fixture ``chromium`` of tests/conftest.py (shared with
+the website tests): a missing playwright or Chromium skips locally and fails in CI.
 """
 
 from __future__ import annotations
@@ -30,16 +30,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_START_TIMEOUT_S = 60.0
 
 
@@ -49,13 +39,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "browser: drives the notebooks' widgets in JupyterLab with headless Chromium "
         "(needs playwright and a Chromium; fails instead of skipping when CI is set)",
     )
-
-
-def missing(what: str) -> None:
-    """Skip locally, fail in CI (``CI`` set), because ``what`` is not available."""
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail(f"{what} (CI is set, so the browser tests must run, not skip)")
-    pytest.skip(what)
 
 
 def _free_port() -> int:
@@ -187,27 +170,6 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         yield LabServer(url=url, root_dir=root_dir, log=log, runtime_dir=base / "runtime")
     finally:
         _stop(proc)
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """A headless Chromium driven by playwright (Debian's, else playwright's own)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright is not installed (pip install playwright)")
-    candidates = [os.environ.get("CHROMIUM")] + [
-        shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
-    ]
-    executable = next((c for c in candidates if c and Path(c).exists()), None)
-    with sync_playwright() as pw:
-        if executable is None and not Path(pw.chromium.executable_path).exists():
-            missing("no Chromium found (apt-get install chromium, or playwright install chromium)")
-        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
