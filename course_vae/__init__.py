@@ -5,13 +5,18 @@ Each module holds what its name says:
 * maths: ``kl`` (divergences), ``coding`` (codes and extra bits), ``elbo`` (ELBO, IWAE),
   ``gradients`` (reparameterised vs score-function estimators), ``linear_gaussian``
   (a latent model with an exact posterior), ``diagnostics`` (active units, I(x; z),
-  aggregate KL), ``disentanglement`` (MIG, DCI);
-* data and models: ``data`` (digits, MNIST), ``sprites`` (images with known factors),
-  ``models`` (the MLP VAE), ``made`` (an autoregressive decoder), ``checkpoint``;
+  aggregate KL), ``disentanglement`` (MIG, DCI, what each latent of a model encodes);
+* data and models: ``data`` (digits, datasets), ``mnist`` (MNIST files: download, IDX),
+  ``sprites`` (images with known factors), ``models`` (the MLP VAE, the
+  reparameterisation), ``made`` (an autoregressive decoder), ``checkpoint``, ``rng``
+  (random generators);
 * training: ``train`` (the one loop), ``schedules`` (beta schedules, free bits,
-  capacity), ``recipes`` (the chapters' model and budget settings);
-* the chapters' tools: ``latent``, ``sample_quality``, ``plots``, ``widgets``
-  (the explorers), ``exercises`` (answer checkers), ``notebook`` (seeds, determinism, style).
+  capacity), ``recipes`` (every chapter's model and budget settings), ``runs``
+  (summaries of trained runs that tables and explorers read);
+* the chapters' tools: ``latent`` (points, traversals), ``sample_quality``, ``notebook``
+  (seeds, determinism, style), and three packages: ``plots`` (one module per concept,
+  ``plots.style`` for the look), ``widgets`` (one explorer per chapter on ``widgets.base``)
+  and ``exercises`` (answer checkers, ``exercises.ch01`` ... ``ch05``).
 """
 
 from course_vae import (
@@ -27,9 +32,13 @@ from course_vae import (
     latent,
     linear_gaussian,
     made,
+    mnist,
     models,
+    notebook,
     plots,
     recipes,
+    rng,
+    runs,
     sample_quality,
     schedules,
     sprites,
@@ -76,9 +85,13 @@ __all__ = [
     "load_checkpoint",
     "load_dataset",
     "made",
+    "mnist",
     "models",
+    "notebook",
     "plots",
     "recipes",
+    "rng",
+    "runs",
     "sample_quality",
     "save_checkpoint",
     "schedules",

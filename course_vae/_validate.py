@@ -64,8 +64,13 @@ def check_pair(
         raise ValueError(
             f"{name_a}.shape={tuple(a.shape)} and {name_b}.shape={tuple(b.shape)} do not broadcast"
         ) from exc
-    check_finite(a, name_a)
-    check_finite(b, name_b)
+    # Fast path: a sum is finite only if every summand is (NaN or +-inf anywhere makes it NaN
+    # or +-inf), and one sum per tensor costs far less than isfinite + all.  A non-finite sum
+    # (a bad value, or an overflow of large finite values) falls back to the exact checks,
+    # which name the argument.
+    if not bool(torch.isfinite(a.detach().sum() + b.detach().sum())):
+        check_finite(a, name_a)
+        check_finite(b, name_b)
     return a, b.to(a.dtype)
 
 
@@ -129,3 +134,82 @@ def check_choice(x: Any, name: str, choices: Iterable[Any]) -> Any:
     if not ok:
         raise ValueError(f"{name} must be one of {sorted(map(str, choices))}, got {x!r}")
     return x
+
+
+def check_keys(mapping: Any, keys: Iterable[str], name: str) -> None:
+    """Raise ValueError naming ``name`` and the missing keys if ``mapping`` lacks some ``keys``."""
+    missing = [k for k in keys if k not in mapping]
+    if missing:
+        raise ValueError(f"{name} is missing the keys {missing}")
+
+
+def check_image_shape(shape: Any, name: str = "image_shape") -> tuple[int, int]:
+    """Return ``shape`` as a pair (H, W) of positive ints, else raise naming ``name``."""
+    try:
+        h, w = shape
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair (H, W), got {shape!r}") from None
+    return check_positive_int(h, f"{name}[0]"), check_positive_int(w, f"{name}[1]")
+
+
+def check_callable(f: Any, name: str, usage: str) -> Any:
+    """Return ``f`` if it is callable, else TypeError naming ``name`` and its ``usage``."""
+    if not callable(f):
+        raise TypeError(f"{name} must be a callable {usage}, got {type(f).__name__}")
+    return f
+
+
+def check_device(device: Any, name: str = "device") -> torch.device:
+    """Return ``device`` as a ``torch.device``, else ValueError naming ``name``."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must name a torch device such as 'cpu', got {device!r}") from exc
+
+
+def check_probability_vectors(
+    p: Any, q: Any, name_p: str, name_q: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two broadcast tensors of probability vectors (last dimension: the outcomes).
+
+    Entries finite and >= 0, each vector summing to 1 (to 1e-5 in float32, 1e-9 in float64).
+    """
+    p = as_float_tensor(p, name_p)
+    q = as_float_tensor(q, name_q)
+    if p.shape[-1:] != q.shape[-1:] or p.dim() == 0:
+        raise ValueError(
+            f"{name_p} and {name_q} must be probability vectors over the same outcomes along "
+            f"the last dimension; got {name_p}.shape={tuple(p.shape)}, "
+            f"{name_q}.shape={tuple(q.shape)}"
+        )
+    try:
+        torch.broadcast_shapes(p.shape, q.shape)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{name_p}.shape={tuple(p.shape)} and {name_q}.shape={tuple(q.shape)} do not broadcast"
+        ) from exc
+    p, q = torch.broadcast_tensors(p, q.to(p.dtype))
+    for name, t in ((name_p, p), (name_q, q)):
+        check_finite(t, name)
+        if (t < 0).any():
+            raise ValueError(f"{name} has negative entries; probabilities must be >= 0")
+        tol = 1e-5 if t.dtype in (torch.float16, torch.bfloat16, torch.float32) else 1e-9
+        sums = t.sum(-1)
+        if not torch.allclose(sums, torch.ones_like(sums), atol=tol, rtol=0):
+            bad = sums.flatten()[(sums.flatten() - 1).abs().argmax()].item()
+            raise ValueError(
+                f"{name} must sum to 1 along the last dimension (found a row summing to {bad:.6g})"
+            )
+    return p, q
+
+
+def check_log_base(base: Any) -> float:
+    """A logarithm's base: a finite real number > 0 other than 1 (e gives nats, 2 bits)."""
+    ok = not isinstance(base, bool) and isinstance(base, numbers.Real)
+    try:
+        ok = ok and math.isfinite(float(base)) and base > 0 and base != 1
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise ValueError(f"base must be a positive number other than 1, got {base!r}")
+    return float(base)

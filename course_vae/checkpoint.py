@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from course_vae._validate import check_device
 from course_vae.models import VAE, VAEConfig
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "load_checkpoint", "save_checkpoint"]
@@ -121,10 +122,7 @@ def load_checkpoint(
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or path, got {type(path).__name__}")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise ValueError(f"device must name a torch device such as 'cpu', got {device!r}") from exc
+    device = check_device(device)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from course_vae._validate import as_float_tensor, check_finite, check_positive_int
+from course_vae._validate import as_float_tensor, check_finite, check_positive_int, check_seed
 
 __all__ = [
     "check_probs",
@@ -167,9 +167,7 @@ def sample_message(probs: Any, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` i.i.d. symbols drawn from ``probs`` with a private generator seeded by ``seed``."""
     p = check_probs(probs)
     n = check_positive_int(n, "n")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(check_seed(seed))
     return torch.multinomial(p, n, replacement=True, generator=gen)
 
 

@@ -25,8 +25,15 @@ from typing import Any, NamedTuple
 
 import torch
 
-from course_vae._validate import as_float_tensor, check_finite, check_positive_int
-from course_vae.kl import kl_normal_std
+from course_vae._validate import (
+    as_float_tensor,
+    check_finite,
+    check_pair,
+    check_positive_int,
+    check_real,
+)
+from course_vae.kl import kl_normal_std_unchecked
+from course_vae.models import reparameterize_unchecked
 from course_vae.rng import as_generator
 
 __all__ = [
@@ -53,18 +60,28 @@ class Estimate(NamedTuple):
     stderr: float
 
 
-def _check_posteriors(mu: Any, logvar: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_means(mu: Any) -> torch.Tensor:
     mu = as_float_tensor(mu, "mu")
-    logvar = as_float_tensor(logvar, "logvar")
     if mu.dim() != 2 or mu.shape[0] == 0 or mu.shape[1] == 0:
         raise ValueError(f"mu must have shape (n, latent_dim) with n >= 1, got {tuple(mu.shape)}")
+    return mu
+
+
+def _check_posteriors(mu: Any, logvar: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    mu, logvar = check_pair(_check_means(mu), logvar, "mu", "logvar", "latent_dim")
     if logvar.shape != mu.shape:
         raise ValueError(
             f"logvar.shape={tuple(logvar.shape)} must equal mu.shape={tuple(mu.shape)}"
         )
-    check_finite(mu, "mu")
-    check_finite(logvar, "logvar")
-    return mu.detach(), logvar.detach().to(mu.dtype)
+    return mu.detach(), logvar.detach()
+
+
+def _kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return kl_normal_std_unchecked(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(0)
+
+
+def _activity(mu: torch.Tensor) -> torch.Tensor:
+    return mu.detach().var(0, correction=0)
 
 
 def _work_dtype(t: torch.Tensor) -> torch.dtype:
@@ -119,8 +136,7 @@ def kl_per_dimension(mu: Any, logvar: Any) -> torch.Tensor:
     :func:`~course_vae.kl.kl_normal_std` on one dimension at a time; the sum over d is the
     data-average of ``kl_normal_std(mu, logvar)``.
     """
-    mu, logvar = _check_posteriors(mu, logvar)
-    return kl_normal_std(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(0)
+    return _kl_per_dim(*_check_posteriors(mu, logvar))
 
 
 def posterior_mean_variance(mu: Any) -> torch.Tensor:
@@ -128,11 +144,9 @@ def posterior_mean_variance(mu: Any) -> torch.Tensor:
 
     The population variance (divide by N) of the posterior means across the data.
     """
-    mu = as_float_tensor(mu, "mu")
-    if mu.dim() != 2 or mu.shape[0] == 0 or mu.shape[1] == 0:
-        raise ValueError(f"mu must have shape (n, latent_dim) with n >= 1, got {tuple(mu.shape)}")
+    mu = _check_means(mu)
     check_finite(mu, "mu")
-    return mu.detach().var(0, correction=0)
+    return _activity(mu)
 
 
 def active_units(mu: Any, threshold: float = 0.01) -> torch.Tensor:
@@ -141,10 +155,7 @@ def active_units(mu: Any, threshold: float = 0.01) -> torch.Tensor:
     Burda et al. (2016): a unit whose posterior mean does not move with x carries no
     information about x.  ``int(mask.sum())`` is the number of active units.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
-    if not (math.isfinite(threshold) and threshold >= 0):
-        raise ValueError(f"threshold must be finite and >= 0, got {threshold!r}")
+    threshold = check_real(threshold, "threshold", low=0.0)
     return posterior_mean_variance(mu) > threshold
 
 
@@ -180,8 +191,7 @@ def _mixture_terms(
     n, d = mu.shape
     gen = as_generator(generator, mu.device)
     eps = torch.randn((n_samples, n, d), generator=gen, device=mu.device, dtype=dtype)
-    std = torch.exp(0.5 * logvar)
-    z = (mu + std * eps).reshape(-1, d)  # row s*N + n is z_{s,n}
+    z = reparameterize_unchecked(mu, logvar, eps).reshape(-1, d)  # row s*N + n is z_{s,n}
     # log N(z; mu_m, sigma_m^2) = -1/2 sum_d ((z - mu_m)/sigma_m)^2 + const_m
     const = -0.5 * (d * _LOG_2PI + logvar.sum(-1))  # (N,)
     if method == "auto":
@@ -329,16 +339,17 @@ def latent_diagnostics(
     """
     mu, logvar = _check_posteriors(mu, logvar)
     n_samples, chunk_size = _check_sampling(n_samples, chunk_size)
-    active = active_units(mu, threshold)
-    kl_d = kl_per_dimension(mu, logvar)
+    threshold = check_real(threshold, "threshold", low=0.0)
+    kl_d = _kl_per_dim(mu, logvar)
+    activity = _activity(mu)
     t = _mixture_terms(mu, logvar, n_samples, generator, chunk_size)
     return LatentDiagnostics(
         n=mu.shape[0],
         kl_per_dim=kl_d,
         mean_kl=float(kl_d.sum()),
-        activity=posterior_mean_variance(mu),
-        active=active,
-        threshold=float(threshold),
+        activity=activity,
+        active=activity > threshold,
+        threshold=threshold,
         mutual_info=_estimate(t["neg_entropy"] - t["log_qz"]),
         aggregate_kl=_estimate(t["log_qz"] - t["log_pz"]),
     )

@@ -20,18 +20,30 @@ only carries no information and is left out (its entries in the results are NaN 
   :math:`\rho_j = \sum_k R_{jk} / \sum_{jk} R_{jk}` and entropy in base K;
   completeness is the same with the roles of codes and factors swapped (base d);
   informativeness is the forests' mean accuracy on held-out points.
+
+:func:`latent_report` measures what each latent dimension of a trained VAE encodes about
+the factors of a :class:`~course_vae.sprites.Sprites` data set (chapter 05's explorer).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
-from course_vae._validate import as_float_tensor, check_finite, check_positive_int
+from course_vae._validate import (
+    as_float_tensor,
+    check_finite,
+    check_nonnegative_int,
+    check_positive_int,
+    check_real,
+)
+from course_vae.diagnostics import kl_per_dimension
+from course_vae.models import VAE
+from course_vae.sprites import Sprites
 
 __all__ = [
     "DCIResult",
@@ -43,6 +55,7 @@ __all__ = [
     "discrete_mutual_info",
     "factor_indices",
     "histogram_discretize",
+    "latent_report",
     "mig",
     "mig_details",
 ]
@@ -67,7 +80,7 @@ def factor_indices(factors: Any, name: str = "factors") -> np.ndarray:
     return out
 
 
-def _check_pair(codes: Any, factors: Any) -> tuple[np.ndarray, np.ndarray]:
+def _codes_and_factors(codes: Any, factors: Any) -> tuple[np.ndarray, np.ndarray]:
     z = _codes_array(codes)
     v = factor_indices(factors)
     if z.shape[0] != v.shape[0]:
@@ -157,7 +170,7 @@ def mig_details(codes: Any, factors: Any, n_bins: int = 20) -> MIGResult:
     :math:`I(z_j; v_k)` over code dimensions j; the score averages it over the factors
     that are not constant.  Needs d >= 2 code dimensions.
     """
-    z, v = _check_pair(codes, factors)
+    z, v = _codes_and_factors(codes, factors)
     if z.shape[1] < 2:
         raise ValueError(f"codes needs at least 2 dimensions for a gap, got {z.shape[1]}")
     n_bins = check_positive_int(n_bins, "n_bins")
@@ -259,15 +272,13 @@ def dci(
     """
     from sklearn.ensemble import RandomForestClassifier
 
-    z, v = _check_pair(codes, factors)
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not (
-        0.0 < float(test_fraction) < 1.0
-    ):
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    z, v = _codes_and_factors(codes, factors)
+    test_fraction = check_real(
+        test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True
+    )
     n_estimators = check_positive_int(n_estimators, "n_estimators")
     min_samples_leaf = check_positive_int(min_samples_leaf, "min_samples_leaf")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_nonnegative_int(seed, "seed")
     n = z.shape[0]
     n_test = int(round(n * float(test_fraction)))
     if n_test < 1 or n - n_test < 2:
@@ -317,3 +328,45 @@ def dci(
 def dci_disentanglement(codes: Any, factors: Any, **kwargs: Any) -> float:
     """DCI disentanglement D in [0, 1] (see :func:`dci`; keyword arguments go to it)."""
     return dci(codes, factors, **kwargs).disentanglement
+
+
+def latent_report(model: VAE, sprites: Sprites, base_index: int | None = None,
+                  n_bins: int = 20) -> dict:
+    r"""What each latent dimension of ``model`` encodes, measured on every image of ``sprites``.
+
+    Encodes the images to posterior means mu (n, d) and log-variances, and returns a dict:
+    ``z_base`` (d,) the code mu of the image ``base_index`` (default: the middle row);
+    ``kl`` (d,) the per-dimension KL_j = mean_n KL(q(z_j|x_n) || N(0, 1)) in nats;
+    ``scores`` (d, K') the normalised mutual information I(z_j; v_k) / H(v_k) (20-bin
+    histograms of mu, as in MIG) for the K' factors that vary; ``factor_names`` those
+    factors' names; ``mig`` the MIG of mu.
+    """
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_vae VAE, got {type(model).__name__}")
+    if not isinstance(sprites, Sprites):
+        raise TypeError(f"sprites must be a Sprites data set, got {type(sprites).__name__}")
+    if model.config.input_dim != sprites.images.shape[1]:
+        raise ValueError(
+            f"model input_dim {model.config.input_dim} does not match the sprites' "
+            f"{sprites.images.shape[1]} pixels"
+        )
+    n = len(sprites)
+    base_index = n // 2 if base_index is None else check_nonnegative_int(base_index, "base_index")
+    if base_index >= n:
+        raise ValueError(f"base_index must be an integer in [0, {n}), got {base_index!r}")
+    p = next(model.parameters())
+    with torch.no_grad():
+        mu, logvar = model.encode(sprites.images.to(device=p.device, dtype=p.dtype))
+    mu, logvar = mu.cpu().double(), logvar.cpu().double()
+    details = mig_details(mu, sprites.labels, n_bins=n_bins)
+    varying = details.entropy > 0
+    scores = details.mutual_info[:, varying] / details.entropy[varying][None, :]
+    return {
+        "z_base": mu[base_index].numpy().copy(),
+        "kl": kl_per_dimension(mu, logvar).numpy(),
+        "scores": scores,
+        "factor_names": tuple(
+            name for name, keep in zip(sprites.factor_names, varying, strict=True) if keep
+        ),
+        "mig": details.score,
+    }

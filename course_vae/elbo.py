@@ -9,6 +9,9 @@ ELBO(x) = E_{q(z|x)}[log p(x|z)] - KL(q(z|x) || p(z)) <= log p(x).
 
 IWAE_K(x) = log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x): IWAE_1 has the ELBO as its
 expectation, E[IWAE_K] grows with K and tends to log p(x).
+
+:func:`elbo` checks its input and calls :func:`elbo_terms`, the training loop's path, built
+from :func:`decode` and :func:`log_likelihood_unchecked` (the model's log p(x|z)).
 """
 
 from __future__ import annotations
@@ -21,28 +24,34 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from course_vae._validate import as_float_tensor, check_finite, check_pair, check_positive_int
+from course_vae._validate import (
+    as_float_tensor,
+    check_callable,
+    check_finite,
+    check_pair,
+    check_positive_int,
+    check_real,
+)
 from course_vae.kl import kl_normal_std_unchecked
-from course_vae.models import VAE
+from course_vae.models import VAE, reparameterize_unchecked
 from course_vae.rng import as_generator
 
 __all__ = [
     "ELBOTerms",
     "bernoulli_log_likelihood",
     "beta_elbo_loss",
+    "decode",
     "elbo",
+    "elbo_terms",
     "gaussian_log_likelihood",
     "importance_log_weights",
     "iwae_bound",
     "iwae_from_log_weights",
     "log_likelihood",
+    "log_likelihood_unchecked",
 ]
 
 _LOG_2PI = math.log(2 * math.pi)
-
-
-def _pair(x: Any, y: Any, nx: str, ny: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return check_pair(x, y, nx, ny, "the pixels")
 
 
 def bernoulli_log_likelihood(x: Any, logits: Any) -> torch.Tensor:
@@ -51,7 +60,7 @@ def bernoulli_log_likelihood(x: Any, logits: Any) -> torch.Tensor:
     Summed over the last dimension (the pixels); stable for any finite logits.  A
     normalised likelihood only for binary ``x``: against grey levels it is not.
     """
-    x, logits = _pair(x, logits, "x", "logits")
+    x, logits = check_pair(x, logits, "x", "logits", "the pixels")
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ValueError("x must lie in [0, 1] for a Bernoulli likelihood")
     x, logits = torch.broadcast_tensors(x, logits)
@@ -64,7 +73,7 @@ def gaussian_log_likelihood(x: Any, mean: Any, std: Any = 1.0) -> torch.Tensor:
     Summed over the last dimension; ``std`` is a positive number or a tensor that
     broadcasts against ``x`` (a fixed or a given standard deviation).
     """
-    x, mean = _pair(x, mean, "x", "mean")
+    x, mean = check_pair(x, mean, "x", "mean", "the pixels")
     std = as_float_tensor(std, "std").to(x.dtype)
     check_finite(std, "std")
     if (std <= 0).any():
@@ -82,15 +91,20 @@ def _gaussian_ll(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor | float)
     return -0.5 * torch.broadcast_to(out, torch.broadcast_shapes(x.shape, mean.shape)).sum(-1)
 
 
-def _model_ll(model: VAE, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
-    """log p(x|z) for the model's likelihood, without input checks (the training loop's path)."""
+def log_likelihood_unchecked(model: VAE, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+    r"""log p(x|z) per example, summed over pixels, for ``model``'s likelihood (no input checks).
+
+    Bernoulli: \sum_i [x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i)] with logits
+    l = ``decoded``; Gaussian: log N(x; decoded, obs_std^2 I).  The training loop's path:
+    :func:`log_likelihood` checks its input first.
+    """
     if model.config.likelihood == "bernoulli":
         x = torch.broadcast_to(x, decoded.shape)
         return -F.binary_cross_entropy_with_logits(decoded, x, reduction="none").sum(-1)
     return _gaussian_ll(x, decoded, model.config.obs_std)
 
 
-def _decode(model: VAE, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def decode(model: VAE, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The decoder output at z; an autoregressive decoder (``needs_x``) also reads x."""
     return model.decode(z, x) if getattr(model, "needs_x", False) else model.decode(z)
 
@@ -141,24 +155,32 @@ class ELBOTerms:
 
 def beta_elbo_loss(recon: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     r"""loss = -mean_batch(recon - beta * kl): per-example sums, averaged over the batch."""
-    beta = _check_beta(beta)
+    beta = check_real(beta, "beta", low=0.0)
     if not (isinstance(recon, torch.Tensor) and isinstance(kl, torch.Tensor)):
         raise TypeError("recon and kl must be tensors of per-example values")
     if recon.shape != kl.shape:
         raise ValueError(f"recon.shape={tuple(recon.shape)} and kl.shape={tuple(kl.shape)} differ")
-    return -(recon - kl).mean() if beta == 1.0 else -(recon - beta * kl).mean()
+    return -(recon - beta * kl).mean()
 
 
-def _elbo_terms(
-    model: VAE, x: torch.Tensor, beta: float, generator: torch.Generator | None
+def elbo_terms(
+    model: VAE, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None
 ) -> ELBOTerms:
+    r"""The ELBO's terms for a minibatch x, one z = mu + exp(logvar/2) * eps per example.
+
+    recon = log p(x|z) (summed over pixels), kl = KL(q(z|x) || N(0, I)) (summed over latents),
+    loss = -mean_batch(recon - beta * kl).  No input checks (the training loop's path):
+    :func:`elbo` checks them and takes an int seed as ``generator``.
+    """
     mu, logvar = model.encode(x)
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    z = mu + torch.exp(0.5 * logvar) * eps
-    decoded = _decode(model, z, x)
-    recon = _model_ll(model, x, decoded)
-    # mu and logvar come from the encoder: the KL's input checks are skipped on this path
-    return ELBOTerms.from_parts(recon, mu, logvar, z, decoded, beta)
+    z = reparameterize_unchecked(mu, logvar, eps)
+    decoded = decode(model, z, x)
+    recon = log_likelihood_unchecked(model, x, decoded)
+    kl = kl_normal_std_unchecked(mu, logvar)
+    # minimise minus the beta-weighted ELBO: the KL enters the loss with a plus sign
+    loss = -(recon - beta * kl).mean()
+    return ELBOTerms(recon, kl, recon - kl, loss, mu, logvar, z, decoded, beta)
 
 
 def _check_model_x(model: Any, x: Any) -> torch.Tensor:
@@ -176,14 +198,6 @@ def _check_model_x(model: Any, x: Any) -> torch.Tensor:
     return x
 
 
-def _check_beta(beta: Any) -> float:
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
-        raise TypeError(f"beta must be a number, got {type(beta).__name__}")
-    if not (math.isfinite(beta) and beta >= 0):
-        raise ValueError(f"beta must be finite and >= 0, got {beta!r}")
-    return float(beta)
-
-
 def elbo(
     model: VAE, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | int | None = None
 ) -> ELBOTerms:
@@ -194,8 +208,8 @@ def elbo(
     ``generator`` (a ``torch.Generator`` or an int seed) draws the noise eps.
     """
     x = _check_model_x(model, x)
-    beta = _check_beta(beta)
-    return _elbo_terms(model, x, beta, as_generator(generator, x.device))
+    beta = check_real(beta, "beta", low=0.0)
+    return elbo_terms(model, x, beta, as_generator(generator, x.device))
 
 
 LogLikelihoodFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -206,7 +220,6 @@ def _log_weight_chunks(x, mu, logvar, log_likelihood_fn, n_samples, chunk_size, 
 
     eps_k is drawn one sample at a time, so the draws do not depend on ``chunk_size``.
     """
-    std = torch.exp(0.5 * logvar)
     done = 0
     while done < n_samples:
         k = min(chunk_size, n_samples - done)
@@ -216,7 +229,7 @@ def _log_weight_chunks(x, mu, logvar, log_likelihood_fn, n_samples, chunk_size, 
                 for _ in range(k)
             ]
         )
-        z = mu + std * eps
+        z = reparameterize_unchecked(mu, logvar, eps)
         # log p(z) - log q(z|x) = -1/2 sum_j (z_j^2 - eps_j^2 - logvar_j)   (the 2 pi terms cancel)
         log_prior_ratio = -0.5 * (z**2 - eps**2 - logvar).sum(-1)
         yield log_likelihood_fn(x, z) + log_prior_ratio
@@ -263,11 +276,7 @@ def importance_log_weights(
     (k, batch, latent) to log p(x|z) of shape (k, batch).  Works for any model, e.g. the
     linear-Gaussian one.  Keeps all K x batch weights: use :func:`iwae_bound` for large K.
     """
-    if not callable(log_likelihood_fn):
-        raise TypeError(
-            "log_likelihood_fn must be a callable log_likelihood_fn(x, z), "
-            f"got {type(log_likelihood_fn).__name__}"
-        )
+    check_callable(log_likelihood_fn, "log_likelihood_fn", "log_likelihood_fn(x, z)")
     x = as_float_tensor(x, "x")
     mu, logvar = _check_q(x, mu, logvar)
     n_samples = check_positive_int(n_samples, "n_samples")
@@ -325,7 +334,7 @@ def iwae_bound(
             raise ValueError("mu and logvar come from the model's encoder; do not pass them")
 
         def fn(xb: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-            return _model_ll(model, xb, _decode(model, z, xb))
+            return log_likelihood_unchecked(model, xb, decode(model, z, xb))
 
     elif callable(model):
         x = as_float_tensor(x, "x")

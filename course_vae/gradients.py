@@ -14,13 +14,12 @@ computed in float64 from a seeded generator.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from course_vae._validate import check_positive_int
+from course_vae._validate import check_callable, check_choice, check_positive_int, check_real
 from course_vae.rng import as_generator
 
 __all__ = [
@@ -35,19 +34,8 @@ ScalarFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _check(f: Any, mu: Any, sigma: Any) -> tuple[float, float]:
-    if not callable(f):
-        raise TypeError(f"f must be a callable f(z) -> values, got {type(f).__name__}")
-    for name, v in (("mu", mu), ("sigma", sigma)):
-        ok = not isinstance(v, bool) and isinstance(v, numbers.Real)
-        try:
-            ok = ok and math.isfinite(v)
-        except OverflowError:  # an int too large for a float
-            ok = False
-        if not ok:
-            raise ValueError(f"{name} must be a finite number, got {v!r}")
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
-    return float(mu), float(sigma)
+    check_callable(f, "f", "f(z) -> values")
+    return check_real(mu, "mu"), check_real(sigma, "sigma", low=0.0, low_open=True)
 
 
 def _apply(f: ScalarFn, z: torch.Tensor) -> torch.Tensor:
@@ -129,8 +117,7 @@ def gradient_estimates(
 
     ``estimator`` is a key of :data:`ESTIMATORS`.  Shape (n_repeats,).
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {estimator!r}")
+    check_choice(estimator, "estimator", ESTIMATORS)
     s = check_positive_int(n_samples, "n_samples")
     r = check_positive_int(n_repeats, "n_repeats")
     gen = as_generator(generator)

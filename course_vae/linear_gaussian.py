@@ -14,13 +14,18 @@ All computations are in float64.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from course_vae._validate import as_float_tensor, check_finite, check_positive_int
+from course_vae._validate import (
+    as_float_tensor,
+    check_finite,
+    check_positive_int,
+    check_real,
+    check_seed,
+)
 from course_vae.kl import kl_normal_std
 from course_vae.rng import as_generator
 
@@ -104,12 +109,10 @@ class LinearGaussian:
             raise ValueError(f"W must be a (data_dim, latent_dim) matrix, got {tuple(W.shape)}")
         if b.shape != (W.shape[0],):
             raise ValueError(f"b must have shape ({W.shape[0]},), got {tuple(b.shape)}")
-        s = self.noise_std
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not (0 < s < math.inf):
-            raise ValueError(f"noise_std must be a positive finite number, got {s!r}")
+        s = check_real(self.noise_std, "noise_std", low=0.0, low_open=True)
         object.__setattr__(self, "W", W)
         object.__setattr__(self, "b", b)
-        object.__setattr__(self, "noise_std", float(s))
+        object.__setattr__(self, "noise_std", s)
 
     @classmethod
     def random(
@@ -118,9 +121,7 @@ class LinearGaussian:
         """A model with W and b drawn from N(0, 1) with ``seed``."""
         data_dim = check_positive_int(data_dim, "data_dim")
         latent_dim = check_positive_int(latent_dim, "latent_dim")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(check_seed(seed))
         W = torch.randn(data_dim, latent_dim, generator=g, dtype=torch.float64)
         b = torch.randn(data_dim, generator=g, dtype=torch.float64)
         return cls(W, b, noise_std)

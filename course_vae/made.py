@@ -27,8 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_vae._validate import check_positive_int
-from course_vae.models import ACTIVATIONS, VAE, VAEConfig
+from course_vae._validate import check_choice, check_nonnegative_int, check_positive_int
+from course_vae.models import ACTIVATIONS, VAE, VAEConfig, reparameterize
 from course_vae.rng import as_generator
 
 __all__ = ["MADE", "AutoregressiveVAE", "MaskedLinear", "made_degrees", "made_masks"]
@@ -117,12 +117,8 @@ class MADE(nn.Module):
         super().__init__()
         check_positive_int(input_dim, "input_dim")
         hidden = _hidden(hidden)
-        if isinstance(cond_dim, bool) or not isinstance(cond_dim, int) or cond_dim < 0:
-            raise ValueError(f"cond_dim must be a non-negative integer, got {cond_dim!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
-            )
+        cond_dim = check_nonnegative_int(cond_dim, "cond_dim")
+        check_choice(activation, "activation", ACTIVATIONS)
         self.input_dim, self.hidden, self.cond_dim = int(input_dim), hidden, cond_dim
         masks = made_masks(input_dim, hidden)
         sizes = [self.input_dim, *hidden]
@@ -221,8 +217,6 @@ class AutoregressiveVAE(VAE):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | int | None = None):
         """(logits, mu, logvar, z) for one reparameterised z ~ q(z|x), decoded with x."""
-        from course_vae.models import reparameterize
-
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, generator=generator)
         return self.decode(z, x), mu, logvar, z

@@ -9,18 +9,23 @@ rebuild the model.
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from course_vae._validate import check_positive_int
+from course_vae._validate import check_choice, check_positive_int, check_real, check_seed
 from course_vae.rng import as_generator
 
-__all__ = ["LIKELIHOODS", "VAE", "VAEConfig", "as_generator", "reparameterize"]
+__all__ = [
+    "LIKELIHOODS",
+    "VAE",
+    "VAEConfig",
+    "as_generator",
+    "reparameterize",
+    "reparameterize_unchecked",
+]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "softplus": nn.Softplus}
@@ -48,16 +53,10 @@ class VAEConfig:
         for h in hidden:
             check_positive_int(h, "hidden (each width)")
         object.__setattr__(self, "hidden", hidden)
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
-            )
-        std = self.obs_std
-        if isinstance(std, bool) or not isinstance(std, (int, float)) or not (0 < std < math.inf):
-            raise ValueError(f"obs_std must be a positive finite number, got {std!r}")
-        object.__setattr__(self, "obs_std", float(std))
+        check_choice(self.likelihood, "likelihood", LIKELIHOODS)
+        check_choice(self.activation, "activation", ACTIVATIONS)
+        std = check_real(self.obs_std, "obs_std", low=0.0, low_open=True)
+        object.__setattr__(self, "obs_std", std)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-value dict (lists, not tuples) that :meth:`from_dict` turns back into a config."""
@@ -88,7 +87,8 @@ def reparameterize(
 ) -> torch.Tensor:
     r"""z = mu + exp(logvar / 2) * eps with eps ~ N(0, I): differentiable in mu and logvar.
 
-    With ``n_samples`` the result has a leading dimension of that size.
+    With ``n_samples`` the result has a leading dimension of that size.  Checks its input,
+    draws eps from ``generator`` and calls :func:`reparameterize_unchecked`.
     """
     for name, t in (("mu", mu), ("logvar", logvar)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
@@ -106,6 +106,17 @@ def reparameterize(
         else (check_positive_int(n_samples, "n_samples"),) + tuple(mu.shape)
     )
     eps = torch.randn(shape, generator=gen, device=mu.device, dtype=mu.dtype)
+    return reparameterize_unchecked(mu, logvar, eps)
+
+
+def reparameterize_unchecked(
+    mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
+    r"""z = mu + exp(logvar / 2) * eps for a given noise ``eps`` (no input checks).
+
+    The one formula behind :func:`reparameterize`, the ELBO, the IWAE bound and the
+    diagnostics; ``eps`` (drawn by the caller, which may reuse it) broadcasts against mu.
+    """
     return mu + torch.exp(0.5 * logvar) * eps
 
 
@@ -145,8 +156,8 @@ class VAE(nn.Module):
             raise TypeError("give either a config or keyword arguments, not both")
         if not isinstance(config, VAEConfig):
             raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        if seed is not None:
+            seed = check_seed(seed)
         self.config = config
         enc_sizes = [config.input_dim, *config.hidden, 2 * config.latent_dim]
         dec_sizes = [config.latent_dim, *reversed(config.hidden), config.input_dim]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import os
 import random
+import textwrap
 from collections.abc import Callable
 
 import numpy as np
@@ -41,6 +43,21 @@ def setup_notebook(seed: int = 0, threads: int | None = 1) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def show_source(fn: Callable) -> None:
-    """Print the source of a package function, so a chapter shows the tested code itself."""
-    print(inspect.getsource(fn))
+def show_source(fn: Callable, docstring: bool = True) -> None:
+    """Print the source of a package function, so a chapter shows the tested code itself.
+
+    ``docstring=False`` leaves the docstring out, so a longer function's code fits a screen.
+    """
+    source = inspect.getsource(fn)
+    print(source if docstring else _without_docstring(source))
+
+
+def _without_docstring(source: str) -> str:
+    """``source`` (one function or class, possibly indented) minus its docstring's lines."""
+    node = ast.parse(textwrap.dedent(source)).body[0]
+    body = getattr(node, "body", [])
+    if not (body and ast.get_docstring(node) is not None):
+        return source
+    doc = body[0]
+    lines = source.splitlines(keepends=True)
+    return "".join(lines[: doc.lineno - 1] + lines[doc.end_lineno :])

@@ -1,10 +1,16 @@
-"""The exact configurations the chapters train, so benchmarks can train the very same thing.
+"""Every chapter's budget in one place: model sizes, epochs, learning rates, batch sizes, seeds.
 
-A recipe is a plain dict: the model (``hidden``, ``latent_dim``, ``likelihood``,
-``activation``), the data (``dataset``; Bernoulli models train on dynamically binarised
-images and are tested on the test set binarised once) and the optimisation (``epochs``,
-``lr``, ``batch_size``, ``beta``, ``model_seed`` for the initial weights, ``train_seed`` for
-minibatch order, binarisation and noise).  :func:`train_recipe` builds and trains it.
+The chapters read these values (and benchmarks train the very same models), so a budget is
+changed here and nowhere else.
+
+A *recipe* (chapters 03 and 04) is a plain dict: the model (``hidden``, ``latent_dim``,
+``likelihood``, ``activation``, and optionally ``ar_hidden`` for an autoregressive MADE
+decoder), the data (``dataset``; Bernoulli models train on dynamically binarised images and
+are tested on the test set binarised once) and the optimisation (``epochs``, ``lr``,
+``batch_size``, ``beta``, ``model_seed`` for the initial weights, ``train_seed`` for minibatch
+order, binarisation and noise).  :func:`model_from_recipe` builds the model and
+:func:`train_recipe` trains it.  Chapter 05 sweeps beta and seeds on sprites: its budget is
+:data:`CH05_SWEEP` (and :data:`CH05_CAPACITY` for controlled capacity).
 """
 
 from __future__ import annotations
@@ -14,9 +20,22 @@ from typing import Any
 import torch
 
 from course_vae.data import ImageDataset, load_dataset
+from course_vae.made import AutoregressiveVAE
 from course_vae.models import VAE, VAEConfig
+from course_vae.train import train
 
-__all__ = ["CH03_BETA_VAE", "CH03_VAE", "model_from_recipe", "train_recipe"]
+__all__ = [
+    "CH03_BETA_VAE",
+    "CH03_VAE",
+    "CH04_AR_VAE",
+    "CH04_VAE",
+    "CH05_CAPACITY",
+    "CH05_SWEEP",
+    "model_from_recipe",
+    "train_recipe",
+]
+
+# --------------------------------------------------------------------------- chapter 03
 
 CH03_VAE: dict[str, Any] = {
     "dataset": "digits",
@@ -36,20 +55,55 @@ CH03_VAE: dict[str, Any] = {
 CH03_BETA_VAE: dict[str, Any] = {**CH03_VAE, "latent_dim": 8}
 """Chapter 03's beta = 0 vs beta = 1 comparison: the same model with 8 latent dimensions."""
 
+# --------------------------------------------------------------------------- chapter 04
+
+CH04_VAE: dict[str, Any] = {**CH03_VAE, "latent_dim": 8, "epochs": 60, "lr": 1e-3}
+"""Chapter 04's budget for every run: 64-256-8 MLP VAE, Adam 1e-3, batch 128, 60 epochs,
+seed 0 for the weights and for training (each run sets its own beta or objective)."""
+
+CH04_AR_VAE: dict[str, Any] = {**CH04_VAE, "ar_hidden": (256,)}
+"""Chapter 04's autoregressive model: the same encoder and budget, a MADE decoder (256 units)."""
+
+# --------------------------------------------------------------------------- chapter 05
+
+CH05_SWEEP: dict[str, Any] = {
+    "hidden": (64,),
+    "latent_dim": 4,
+    "epochs": 900,
+    "lr": 1e-2,
+    "batch_size": 72,
+    "betas": (1.0, 2.0, 4.0, 8.0, 16.0),
+    "seeds": (0, 1, 2, 3, 4),
+}
+"""Chapter 05's beta sweep on the 144 sprites: a 256-64-4 MLP VAE (Bernoulli decoder),
+Adam 1e-2, batches of 72, 900 epochs (1800 steps), for every beta and every seed (the seed
+sets both the initial weights and the training seed)."""
+
+CH05_CAPACITY: dict[str, Any] = {"c_max": 3.5, "ramp_steps": 1400, "gamma": 100.0}
+"""Chapter 05's controlled capacity (:class:`~course_vae.schedules.KLCapacity`): the KL
+target rises to ``c_max`` nats over ``ramp_steps`` of the 1800 steps, weight ``gamma``."""
+
+# --------------------------------------------------------------------------- building, training
+
 _KEYS = set(CH03_VAE)
+_OPTIONAL_KEYS = {"ar_hidden"}
 
 
 def _check_recipe(recipe: Any) -> dict[str, Any]:
     if not isinstance(recipe, dict):
         raise TypeError(f"recipe must be a dict, got {type(recipe).__name__}")
-    missing, unknown = _KEYS - set(recipe), set(recipe) - _KEYS
+    missing, unknown = _KEYS - set(recipe), set(recipe) - _KEYS - _OPTIONAL_KEYS
     if missing or unknown:
         raise ValueError(f"recipe has missing keys {sorted(missing)} / unknown {sorted(unknown)}")
     return recipe
 
 
 def model_from_recipe(recipe: dict[str, Any], input_dim: int) -> VAE:
-    """The untrained :class:`~course_vae.models.VAE` of ``recipe`` (weights from model_seed)."""
+    """The untrained model of ``recipe`` (weights from model_seed).
+
+    A :class:`~course_vae.models.VAE`, or an :class:`~course_vae.made.AutoregressiveVAE`
+    when the recipe has ``ar_hidden``.
+    """
     recipe = _check_recipe(recipe)
     config = VAEConfig(
         input_dim=input_dim,
@@ -58,6 +112,10 @@ def model_from_recipe(recipe: dict[str, Any], input_dim: int) -> VAE:
         likelihood=recipe["likelihood"],
         activation=recipe["activation"],
     )
+    if "ar_hidden" in recipe:
+        return AutoregressiveVAE(
+            config, seed=recipe["model_seed"], ar_hidden=tuple(recipe["ar_hidden"])
+        )
     return VAE(config, seed=recipe["model_seed"])
 
 
@@ -73,8 +131,6 @@ def train_recipe(
     ``dataset`` defaults to ``load_dataset(recipe["dataset"])``; ``epochs`` and ``beta``
     override the recipe's (e.g. ``epochs=10 * recipe["epochs"]`` for a longer baseline).
     """
-    from course_vae.train import train
-
     recipe = _check_recipe(recipe)
     ds = load_dataset(recipe["dataset"]) if dataset is None else dataset
     if not isinstance(ds, ImageDataset):

@@ -14,12 +14,11 @@ nearest distances).  It measures closeness to the data, not diversity.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
-from course_vae._validate import as_float_tensor, check_finite, check_positive_int
+from course_vae._validate import as_float_tensor, check_finite, check_positive_int, check_real
 
 __all__ = ["far_fraction", "nearest_distance"]
 
@@ -57,8 +56,5 @@ def far_fraction(distances: Any, threshold: float) -> float:
     if d.numel() == 0:
         raise ValueError("distances must hold at least one value")
     check_finite(d, "distances")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
-    if math.isnan(threshold):
-        raise ValueError("threshold must not be NaN")
+    threshold = check_real(threshold, "threshold")
     return float((d > threshold).double().mean())

@@ -23,14 +23,12 @@ Every class holds plain numbers only: ``to_dict()`` gives a dict of str/int/floa
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import torch
 
-from course_vae._validate import as_float_tensor
-from course_vae.kl import kl_normal_std
+from course_vae._validate import check_nonnegative_int, check_pair, check_positive_int, check_real
+from course_vae.kl import kl_normal_std_unchecked
 
 
 def _check_terms(terms: Any, needed: tuple[str, ...]) -> None:
@@ -41,35 +39,6 @@ def _check_terms(terms: Any, needed: tuple[str, ...]) -> None:
             f"terms must be course_vae.elbo.ELBOTerms (or have {', '.join(missing)}), "
             f"got {type(terms).__name__}"
         )
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _real(x: Any, name: str, *, lo: float = 0.0, lo_open: bool = False) -> float:
-    """``x`` as a finite float >= lo (> lo with ``lo_open``), else raise naming ``name``."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    try:
-        x = float(x)
-    except OverflowError:
-        raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
-    ok = x > lo if lo_open else x >= lo
-    if not (math.isfinite(x) and ok):
-        raise ValueError(f"{name} must be finite and {'>' if lo_open else '>='} {lo}, got {x!r}")
-    return x
-
-
-def _count(n: Any, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    return int(n)
-
-
-def _step(step: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-        raise ValueError(f"step must be a non-negative integer (the optimiser step), got {step!r}")
-    return int(step)
 
 
 class _Plain:
@@ -99,7 +68,7 @@ class BetaSchedule(_Plain):
     """A KL weight beta(step) >= 0 for the optimiser step 0, 1, 2, ... (call it with the step)."""
 
     def __call__(self, step: int) -> float:
-        return self._value(_step(step))
+        return self._value(check_nonnegative_int(step, "step"))
 
     def _value(self, step: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -111,7 +80,7 @@ class ConstantBeta(BetaSchedule):
     _fields = ("value",)
 
     def __init__(self, value: float = 1.0):
-        self.value = _real(value, "value")
+        self.value = check_real(value, "value", low=0.0)
 
     def _value(self, step: int) -> float:
         return self.value
@@ -126,9 +95,9 @@ class LinearAnnealing(BetaSchedule):
     _fields = ("warmup_steps", "start", "end")
 
     def __init__(self, warmup_steps: int, start: float = 0.0, end: float = 1.0):
-        self.warmup_steps = _count(warmup_steps, "warmup_steps")
-        self.start = _real(start, "start")
-        self.end = _real(end, "end")
+        self.warmup_steps = check_positive_int(warmup_steps, "warmup_steps")
+        self.start = check_real(start, "start", low=0.0)
+        self.end = check_real(end, "end", low=0.0)
 
     def _value(self, step: int) -> float:
         # (a step past the warm-up gives frac = 1 without a division that could overflow)
@@ -155,17 +124,15 @@ class CyclicalAnnealing(BetaSchedule):
         start: float = 0.0,
         end: float = 1.0,
     ):
-        self.total_steps = _count(total_steps, "total_steps")
-        self.n_cycles = _count(n_cycles, "n_cycles")
+        self.total_steps = check_positive_int(total_steps, "total_steps")
+        self.n_cycles = check_positive_int(n_cycles, "n_cycles")
         if self.n_cycles > self.total_steps:
             raise ValueError(
                 f"n_cycles ({self.n_cycles}) must not exceed total_steps ({self.total_steps})"
             )
-        self.ratio = _real(ratio, "ratio", lo_open=True)
-        if self.ratio > 1:
-            raise ValueError(f"ratio must lie in (0, 1], got {self.ratio!r}")
-        self.start = _real(start, "start")
-        self.end = _real(end, "end")
+        self.ratio = check_real(ratio, "ratio", low=0.0, low_open=True, high=1.0)
+        self.start = check_real(start, "start", low=0.0)
+        self.end = check_real(end, "end", low=0.0)
 
     @property
     def period(self) -> float:
@@ -188,13 +155,8 @@ def kl_per_dimension_batch(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tens
 
     Differentiable (computed by ``kl_normal_std`` on one dimension at a time).
     """
-    mu, logvar = as_float_tensor(mu, "mu"), as_float_tensor(logvar, "logvar")
-    if mu.dim() == 0 or logvar.dim() == 0:
-        raise ValueError(
-            f"mu and logvar must have shape (..., latent_dim), got {tuple(mu.shape)} and "
-            f"{tuple(logvar.shape)}"
-        )
-    return kl_normal_std(mu.unsqueeze(-1), logvar.unsqueeze(-1))
+    mu, logvar = check_pair(mu, logvar, "mu", "logvar", "latent_dim")
+    return kl_normal_std_unchecked(mu.unsqueeze(-1), logvar.unsqueeze(-1))
 
 
 class FreeBits(_Plain):
@@ -213,8 +175,8 @@ class FreeBits(_Plain):
     _fields = ("floor", "group_size")
 
     def __init__(self, floor: float, group_size: int = 1):
-        self.floor = _real(floor, "floor")
-        self.group_size = _count(group_size, "group_size")
+        self.floor = check_real(floor, "floor", low=0.0)
+        self.group_size = check_positive_int(group_size, "group_size")
 
     def group_kl(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """Batch-mean KL of each group, shape (latent_dim // group_size,) (before the floor)."""
@@ -228,7 +190,7 @@ class FreeBits(_Plain):
         return kl.reshape(-1, kl.shape[-1]).mean(0)
 
     def __call__(self, terms: Any, beta: float = 1.0) -> torch.Tensor:
-        beta = _real(beta, "beta")
+        beta = check_real(beta, "beta", low=0.0)
         _check_terms(terms, ("recon", "mu", "logvar"))
         kl = torch.clamp(self.group_kl(terms.mu, terms.logvar), min=self.floor).sum()
         return -terms.recon.mean() + beta * kl
@@ -250,15 +212,15 @@ class KLCapacity(_Plain):
     _fields = ("c_max", "n_steps", "gamma", "c_start")
 
     def __init__(self, c_max: float, n_steps: int, gamma: float = 100.0, c_start: float = 0.0):
-        self.c_max = _real(c_max, "c_max")
-        self.n_steps = _count(n_steps, "n_steps")
-        self.gamma = _real(gamma, "gamma", lo_open=True)
-        self.c_start = _real(c_start, "c_start")
+        self.c_max = check_real(c_max, "c_max", low=0.0)
+        self.n_steps = check_positive_int(n_steps, "n_steps")
+        self.gamma = check_real(gamma, "gamma", low=0.0, low_open=True)
+        self.c_start = check_real(c_start, "c_start", low=0.0)
         self.step = 0
 
     def capacity(self, step: int) -> float:
         """C(step) in nats."""
-        step = _step(step)
+        step = check_nonnegative_int(step, "step")
         frac = 1.0 if step >= self.n_steps else step / self.n_steps
         return self.c_start + (self.c_max - self.c_start) * frac
 

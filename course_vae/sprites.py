@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_vae._validate import check_positive_int
+from course_vae._validate import check_choice, check_positive_int
 
 __all__ = [
     "FACTOR_NAMES",
@@ -71,8 +71,7 @@ def shape_mask(shape: str, u: Any, v: Any) -> np.ndarray:
     The frame is centred on the shape, ``u`` points right and ``v`` points down; every
     shape fits inside the unit circle u^2 + v^2 <= 1 (so ``scale`` is a bounding radius).
     """
-    if shape not in _SHAPE_TESTS:
-        raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+    check_choice(shape, "shape", SHAPES)
     arrays = []
     for name, a in (("u", u), ("v", v)):
         try:
@@ -88,7 +87,7 @@ def factor_index(labels: Any, factor_sizes: Any) -> torch.Tensor:
     ``labels`` holds integer factor indices, shape (K,) or (m, K); ``factor_sizes`` the
     K sizes n_k.  Returns a 0-d or (m,) int64 tensor.
     """
-    sizes = [check_positive_int(int(n) if isinstance(n, numbers.Integral) else n, "factor_sizes")
+    sizes = [check_positive_int(n, "factor_sizes")
              for n in (factor_sizes.tolist() if hasattr(factor_sizes, "tolist") else factor_sizes)]
     if isinstance(labels, torch.Tensor):
         lab = labels.detach().cpu()
@@ -174,8 +173,7 @@ def _check_shapes(shapes: Any) -> tuple[str, ...]:
     if not shapes:
         raise ValueError("shapes must name at least one shape")
     for s in shapes:
-        if s not in SHAPES:
-            raise ValueError(f"shapes: unknown shape {s!r}; choose from {SHAPES}")
+        check_choice(s, "shapes", SHAPES)
     if len(set(shapes)) != len(shapes):
         raise ValueError(f"shapes must not repeat a shape, got {shapes}")
     return shapes

@@ -177,8 +177,10 @@ cv.show_source(cv.kl.kl_normal_std_unchecked)
 # significant digits, so for $|l| \lesssim 10^{-3}$ almost nothing of $l^2/2$ survives, and the
 # rounding error can even make the result **negative** — a negative KL, which is impossible.
 # `torch.expm1(l)` $= e^l - 1$ computed accurately removes the first cancellation; the second
-# one ($- l$) is handled by the Taylor series $l^2/2! + l^3/3! + \dots$ for $|l| < 0.1$
-# (`_expm1_minus_x_value`, shown below; its derivative $e^l - 1$ is supplied to autograd
+# one ($- l$) is handled by the Taylor series $f(l) = l^2/2! + l^3/3! + \dots$ for $|l| \le 1/8$.
+# Beyond that, the package splits $l = s + r$ with $s$ clamped to $[-1/8, 1/8]$ and uses
+# $e^l - 1 - l = f(s) + (e^s\,\mathrm{expm1}(r) - r)$, one expression for every element with no
+# branch (`_expm1_minus_x_value`, shown below; its derivative $e^l - 1$ is supplied to autograd
 # directly, which keeps the training step cheap). The cell compares the three on float32 inputs with a float64 reference.
 
 # %%

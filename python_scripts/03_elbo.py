@@ -250,6 +250,17 @@ print(f"after {history['epoch'][-1]} epochs (nats per example): "
       + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
 
 # %% [markdown]
+# **The code that just ran.** `train_recipe` calls the package's one training loop,
+# `cv.train.train`, and every step minimises the `loss` of `cv.elbo.elbo_terms`, printed
+# below. Per example, `recon` is summed over the pixels and `kl` over the latent
+# dimensions; the loss is minus the **batch mean** of $\text{recon} - \beta\,\text{KL}$, so
+# maximising the ELBO means minimising a loss in which the KL enters with a **plus** sign.
+
+# %%
+cv.show_source(cv.elbo.elbo_terms)
+cv.show_source(cv.train.train, docstring=False)
+
+# %% [markdown]
 # Check the conventions on one test batch: the package's per-example `recon` is the
 # summed Bernoulli log-likelihood, and the loss is minus the batch mean of recon − KL.
 

@@ -34,9 +34,11 @@ import torch
 
 import course_vae as cv
 from course_vae import diagnostics, schedules
-from course_vae.made import MADE, AutoregressiveVAE
+from course_vae.made import MADE
 from course_vae.plots import plot_image_rows, plot_kl_per_dimension, plot_remedy_comparison
-from course_vae.widgets import CollapseExplorer, summarize_collapse_run
+from course_vae.recipes import CH04_AR_VAE, CH04_VAE, model_from_recipe
+from course_vae.runs import summarize_collapse_run
+from course_vae.widgets import CollapseExplorer
 
 device = cv.setup_notebook(seed=0)
 
@@ -78,7 +80,7 @@ device = cv.setup_notebook(seed=0)
 # %%
 data = cv.load_dataset("digits")
 train_data, test_x = data.train_binary(seed=0), data.test_binary
-LATENT, EPOCHS, BATCH = 8, 60, 128
+LATENT, EPOCHS, BATCH = CH04_VAE["latent_dim"], CH04_VAE["epochs"], CH04_VAE["batch_size"]
 TOTAL_STEPS = EPOCHS * math.ceil(data.n_train / BATCH)
 print(f"{data.n_train} training and {data.n_test} test images of {data.input_dim} pixels; "
       f"{EPOCHS} epochs = {TOTAL_STEPS} optimiser steps per model")
@@ -88,8 +90,9 @@ runs = {}  # (remedy, parameter) -> summary, for the tables and the explorer
 
 def fit(model, key, **kwargs):
     """Train with the common budget and store the run's summary under ``key``."""
-    history = cv.train.train(model, train_data, test_x, epochs=EPOCHS, batch_size=BATCH,
-                             seed=0, progress=False, **kwargs)
+    history = cv.train.train(model, train_data, test_x, epochs=EPOCHS, lr=CH04_VAE["lr"],
+                             batch_size=BATCH, seed=CH04_VAE["train_seed"], progress=False,
+                             **kwargs)
     runs[key] = summarize_collapse_run(model, history, test_x, n_images=8)
     return model
 
@@ -110,7 +113,7 @@ def report(key):
 # price. We train the same VAE at $\beta = 1$ (the ELBO) and $\beta = 8$.
 
 # %%
-mlp = {beta: fit(cv.VAE(latent_dim=LATENT, seed=0), ("beta-VAE (MLP decoder)", f"beta={beta:g}"),
+mlp = {beta: fit(model_from_recipe(CH04_VAE, data.input_dim), ("beta-VAE (MLP decoder)", f"beta={beta:g}"),
                  beta=beta) for beta in (1.0, 8.0)}
 for beta in (1.0, 8.0):
     report(("beta-VAE (MLP decoder)", f"beta={beta:g}"))
@@ -180,7 +183,7 @@ cv.show_source(MADE.forward)
 # every output.
 
 # %%
-made = MADE(64, hidden=(256,), cond_dim=LATENT)
+made = MADE(64, hidden=CH04_AR_VAE["ar_hidden"], cond_dim=LATENT)
 reach = made.connectivity() > 0
 strictly_lower = torch.ones(64, 64).tril(-1).bool()
 x0 = torch.bernoulli(torch.full((64,), 0.5), generator=torch.Generator().manual_seed(1))
@@ -199,8 +202,8 @@ assert (jac_z.abs().sum(1) > 0).all()
 # decoder achieves **alone** (with KL = 0, its ELBO is its exact $\log p(x)$).
 
 # %%
-ar = fit(AutoregressiveVAE(latent_dim=LATENT, seed=0), ("autoregressive decoder", "beta=1"))
-ar_alone = fit(AutoregressiveVAE(latent_dim=LATENT, seed=0), ("autoregressive decoder", "beta=8"),
+ar = fit(model_from_recipe(CH04_AR_VAE, data.input_dim), ("autoregressive decoder", "beta=1"))
+ar_alone = fit(model_from_recipe(CH04_AR_VAE, data.input_dim), ("autoregressive decoder", "beta=8"),
                beta=8.0)
 for key in [("beta-VAE (MLP decoder)", "beta=1"), ("autoregressive decoder", "beta=1"),
             ("autoregressive decoder", "beta=8")]:
@@ -300,7 +303,7 @@ ar_remedies = {
     ("free bits", "lambda=0.25"): dict(objective=schedules.FreeBits(0.25)),
 }
 for key, kwargs in ar_remedies.items():
-    fit(AutoregressiveVAE(latent_dim=LATENT, seed=0), key, **kwargs)
+    fit(model_from_recipe(CH04_AR_VAE, data.input_dim), key, **kwargs)
 
 baseline = ("autoregressive decoder", "beta=1")
 compared = [baseline, *ar_remedies]
@@ -376,7 +379,7 @@ print("checked: annealing and cyclical annealing raise KL and I(x;z); free bits 
 # the two from section 2.
 
 # %%
-mlp[0.1] = fit(cv.VAE(latent_dim=LATENT, seed=0), ("beta-VAE (MLP decoder)", "beta=0.1"), beta=0.1)
+mlp[0.1] = fit(model_from_recipe(CH04_VAE, data.input_dim), ("beta-VAE (MLP decoder)", "beta=0.1"), beta=0.1)
 b01 = runs[("beta-VAE (MLP decoder)", "beta=0.1")]
 for beta in (0.1, 1.0, 8.0):
     key = ("beta-VAE (MLP decoder)", f"beta={beta:g}")

@@ -40,6 +40,7 @@ import course_vae as cv
 from course_vae.diagnostics import kl_per_dimension
 from course_vae.disentanglement import dci, mig, mig_details
 from course_vae.plots import plot_latent_traversal, plot_mig_vs_beta, plot_rate_distortion
+from course_vae.recipes import CH05_CAPACITY, CH05_SWEEP
 from course_vae.schedules import KLCapacity
 from course_vae.sprites import make_sprites
 from course_vae.widgets import BetaTraversalExplorer
@@ -72,8 +73,8 @@ device = cv.setup_notebook(seed=0)
 # the achievable $(R, D)$ frontier where the frontier's slope is $-\beta$; every model
 # trained with some $\beta$ is one point, and $\beta = 1$ gives the best ELBO $= -(R + D)$.
 #
-# The training loop of the package minimises exactly this loss (`cv.elbo.elbo` computes the
-# per-example terms and passes them to this function):
+# The training loop of the package minimises exactly this loss (`cv.elbo.elbo_terms` computes
+# the per-example terms and this same expression, without the input checks):
 
 # %%
 cv.show_source(cv.elbo.beta_elbo_loss)
@@ -85,7 +86,7 @@ cv.show_source(cv.elbo.beta_elbo_loss)
 # %%
 sprites = make_sprites(size=16, shapes=("square",), n_scales=1, n_orientations=1, n_x=12, n_y=12)
 x_batch = sprites.images[:64]
-probe = cv.VAE(input_dim=256, hidden=(64,), latent_dim=4, seed=0)
+probe = cv.VAE(input_dim=256, hidden=CH05_SWEEP["hidden"], latent_dim=CH05_SWEEP["latent_dim"], seed=0)
 for beta in (0.5, 1.0, 4.0):
     t = cv.elbo.elbo(probe, x_batch, beta=beta, generator=0)
     by_hand = -(t.recon - beta * t.kl).mean()
@@ -154,15 +155,15 @@ plt.show()
 # - **DCI disentanglement** (Eastwood & Williams 2018), from random-forest importances.
 
 # %%
-betas = [1.0, 2.0, 4.0, 8.0, 16.0]
-seeds = [0, 1, 2, 3, 4]
-EPOCHS, LR, BATCH = 900, 1e-2, 72
+betas, seeds = list(CH05_SWEEP["betas"]), list(CH05_SWEEP["seeds"])
+EPOCHS, LR, BATCH = CH05_SWEEP["epochs"], CH05_SWEEP["lr"], CH05_SWEEP["batch_size"]
+HIDDEN, LATENT = CH05_SWEEP["hidden"], CH05_SWEEP["latent_dim"]
 X = sprites.images.to(device)
 
 models, rate, distortion, mig_score, dci_score = {}, {}, {}, {}, {}
 for beta in betas:
     for seed in seeds:
-        model = cv.VAE(input_dim=n_pixels, hidden=(64,), latent_dim=4, seed=seed)
+        model = cv.VAE(input_dim=n_pixels, hidden=HIDDEN, latent_dim=LATENT, seed=seed)
         hist = cv.train.train(model, X, epochs=EPOCHS, lr=LR, batch_size=BATCH, beta=beta,
                               seed=seed, device=device, progress=False)
         with torch.no_grad():
@@ -327,10 +328,10 @@ cv.show_source(KLCapacity.__call__)
 # $\beta = 8$.
 
 # %%
-C_MAX, RAMP, GAMMA = 3.5, 1400, 100.0
+C_MAX, RAMP, GAMMA = CH05_CAPACITY["c_max"], CH05_CAPACITY["ramp_steps"], CH05_CAPACITY["gamma"]
 cap_rate, cap_dist, cap_mig = [], [], []
 for seed in seeds:
-    model = cv.VAE(input_dim=n_pixels, hidden=(64,), latent_dim=4, seed=seed)
+    model = cv.VAE(input_dim=n_pixels, hidden=HIDDEN, latent_dim=LATENT, seed=seed)
     objective = KLCapacity(C_MAX, RAMP, gamma=GAMMA)
     hist = cv.train.train(model, X, epochs=EPOCHS, lr=LR, batch_size=BATCH, seed=seed,
                           device=device, progress=False, objective=objective)

@@ -1,4 +1,5 @@
-"""Tests of course_vae.data: digits split, binarisation, loaders, IDX files, MNIST download."""
+"""Tests of course_vae.data and course_vae.mnist: digits split, binarisation, loaders, IDX
+files, MNIST download."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hypothesis.extra import numpy as hnp
 from sklearn.datasets import load_digits as sk_load_digits
 
 from course_vae import data as D
+from course_vae import mnist as M
 
 
 @pytest.fixture(scope="module")
@@ -157,19 +159,19 @@ def _idx_bytes(code: int, dims: tuple[int, ...], payload: bytes) -> bytes:
 def test_read_idx_parses_handwritten_uint8_images(tmp_path):
     pixels = bytes(range(24))
     raw = _idx_bytes(0x08, (2, 3, 4), pixels)
-    arr = D.read_idx(raw)
+    arr = M.read_idx(raw)
     assert arr.shape == (2, 3, 4) and arr.dtype == np.uint8
     assert arr[1, 2, 3] == 23 and arr[0, 1, 0] == 4
     path = tmp_path / "x.idx.gz"
     path.write_bytes(gzip.compress(raw))
-    assert np.array_equal(D.read_idx(path), arr)
+    assert np.array_equal(M.read_idx(path), arr)
 
 
 def test_read_idx_big_endian_int32_and_float():
     raw = _idx_bytes(0x0C, (3,), struct.pack(">3i", 1, -2, 70000))
-    assert D.read_idx(raw).tolist() == [1, -2, 70000]
+    assert M.read_idx(raw).tolist() == [1, -2, 70000]
     raw = _idx_bytes(0x0D, (2,), struct.pack(">2f", 0.5, -1.25))
-    assert D.read_idx(raw).tolist() == [0.5, -1.25]
+    assert M.read_idx(raw).tolist() == [0.5, -1.25]
 
 
 @settings(max_examples=40, deadline=None)
@@ -182,8 +184,8 @@ def test_read_idx_big_endian_int32_and_float():
 )
 def test_write_then_read_idx_round_trips(tmp_path_factory, array, compress):
     path = tmp_path_factory.mktemp("idx") / "a.idx"
-    D.write_idx(path, array, compress=compress)
-    back = D.read_idx(path)
+    M.write_idx(path, array, compress=compress)
+    back = M.read_idx(path)
     assert back.shape == array.shape and back.dtype == array.dtype
     np.testing.assert_array_equal(back, array)
 
@@ -191,20 +193,20 @@ def test_write_then_read_idx_round_trips(tmp_path_factory, array, compress):
 def test_read_idx_rejects_corrupted_files(tmp_path):
     good = _idx_bytes(0x08, (2, 2), bytes(4))
     with pytest.raises(ValueError, match="magic"):
-        D.read_idx(b"\x01" + good[1:])
+        M.read_idx(b"\x01" + good[1:])
     with pytest.raises(ValueError, match="type code"):
-        D.read_idx(good[:2] + b"\x07" + good[3:])
+        M.read_idx(good[:2] + b"\x07" + good[3:])
     with pytest.raises(ValueError, match="truncated"):
-        D.read_idx(good[:-1])
+        M.read_idx(good[:-1])
     with pytest.raises(ValueError, match="truncated"):
-        D.read_idx(good + b"\x00")
+        M.read_idx(good + b"\x00")
     with pytest.raises(ValueError, match="header"):
-        D.read_idx(good[:6])
+        M.read_idx(good[:6])
     bad_gz = gzip.compress(good)[:-6]
     path = tmp_path / "bad.gz"
     path.write_bytes(bad_gz)
     with pytest.raises(ValueError, match="gzip"):
-        D.read_idx(path)
+        M.read_idx(path)
 
 
 # ----------------------------------------------------------------------------- downloads
@@ -213,19 +215,19 @@ def test_read_idx_rejects_corrupted_files(tmp_path):
 @pytest.fixture
 def no_network(monkeypatch):
     """Fail loudly if anything but a file:// URL is opened."""
-    real = D.urllib.request.urlopen
+    real = M.urllib.request.urlopen
 
     def guarded(url, *args, **kwargs):
         if not str(url).startswith("file://"):
             raise AssertionError(f"test tried to open {url}")
         return real(url, *args, **kwargs)
 
-    monkeypatch.setattr(D.urllib.request, "urlopen", guarded)
+    monkeypatch.setattr(M.urllib.request, "urlopen", guarded)
 
 
 def test_mnist_hash_constants_are_sha256_hex():
-    assert len(D.MNIST_FILES) == 4
-    for fname, digest in D.MNIST_FILES.values():
+    assert len(M.MNIST_FILES) == 4
+    for fname, digest in M.MNIST_FILES.values():
         assert fname.endswith("-ubyte.gz")
         assert len(digest) == 64 and int(digest, 16) >= 0
 
@@ -235,19 +237,19 @@ def test_download_file_checks_the_hash_and_writes_atomically(tmp_path, no_networ
     src.write_bytes(b"course_vae" * 1000)
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     dest = tmp_path / "cache" / "file.bin"
-    out = D.download_file(src.as_uri(), dest, digest)
+    out = M.download_file(src.as_uri(), dest, digest)
     assert out == dest and dest.read_bytes() == src.read_bytes()
-    assert D.sha256_file(dest) == digest
+    assert M.sha256_file(dest) == digest
     assert sorted(p.name for p in dest.parent.iterdir()) == ["file.bin"]  # no temp files left
 
     wrong = "0" * 64
     dest2 = tmp_path / "cache" / "other.bin"
     with pytest.raises(ValueError, match="SHA-256 mismatch"):
-        D.download_file(src.as_uri(), dest2, wrong)
+        M.download_file(src.as_uri(), dest2, wrong)
     assert not dest2.exists()
     assert sorted(p.name for p in dest.parent.iterdir()) == ["file.bin"]
     with pytest.raises(ValueError, match="sha256"):
-        D.download_file(src.as_uri(), dest2, "abc")
+        M.download_file(src.as_uri(), dest2, "abc")
 
 
 def test_download_file_reuses_a_good_cached_file(tmp_path, monkeypatch):
@@ -257,19 +259,19 @@ def test_download_file_reuses_a_good_cached_file(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("should not download")
 
-    monkeypatch.setattr(D.urllib.request, "urlopen", boom)
+    monkeypatch.setattr(M.urllib.request, "urlopen", boom)
     digest = hashlib.sha256(b"cached").hexdigest()
-    assert D.download_file("https://example.invalid/f.bin", dest, digest) == dest
+    assert M.download_file("https://example.invalid/f.bin", dest, digest) == dest
 
 
 def test_download_file_offline_names_the_url_and_suggests_digits(tmp_path, monkeypatch):
     def offline(url, *args, **kwargs):
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr(D.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(M.urllib.request, "urlopen", offline)
     url = "https://example.invalid/mnist/train-images-idx3-ubyte.gz"
     with pytest.raises(RuntimeError) as err:
-        D.download_file(url, tmp_path / "x.gz", "1" * 64)
+        M.download_file(url, tmp_path / "x.gz", "1" * 64)
     assert url in str(err.value) and "digits" in str(err.value)
     assert list(tmp_path.iterdir()) == []
 
@@ -284,10 +286,10 @@ def _fake_mnist_mirror(tmp_path, monkeypatch, n_train=5, n_test=3):
         "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
         "test_labels": rng.integers(0, 10, n_test, dtype=np.uint8),
     }
-    for key, (fname, _) in list(D.MNIST_FILES.items()):
-        D.write_idx(mirror / fname, arrays[key])
-        digest = D.sha256_file(mirror / fname)
-        monkeypatch.setitem(D.MNIST_FILES, key, (fname, digest))
+    for key, (fname, _) in list(M.MNIST_FILES.items()):
+        M.write_idx(mirror / fname, arrays[key])
+        digest = M.sha256_file(mirror / fname)
+        monkeypatch.setitem(M.MNIST_FILES, key, (fname, digest))
     return mirror, arrays
 
 
@@ -302,7 +304,7 @@ def test_load_mnist_from_a_local_mirror(tmp_path, monkeypatch, no_network):
     assert ds.test_labels.tolist() == arrays["test_labels"].tolist()
     assert set(ds.test_binary.unique().tolist()) <= {0.0, 1.0}
     assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(
-        f for f, _ in D.MNIST_FILES.values()
+        f for f, _ in M.MNIST_FILES.values()
     )
 
 
@@ -312,7 +314,7 @@ def test_load_mnist_tries_the_next_mirror_and_reports_hash_mismatch(
     mirror, _ = _fake_mnist_mirror(tmp_path, monkeypatch)
     bad = tmp_path / "bad_mirror"
     bad.mkdir()
-    for fname, _ in D.MNIST_FILES.values():
+    for fname, _ in M.MNIST_FILES.values():
         (bad / fname).write_bytes(b"not the file")
     ds = D.load_mnist(tmp_path / "c1", mirrors=(bad.as_uri(), mirror.as_uri()))
     assert ds.n_train == 5
@@ -320,3 +322,12 @@ def test_load_mnist_tries_the_next_mirror_and_reports_hash_mismatch(
         D.load_mnist(tmp_path / "c2", mirrors=(bad.as_uri(),))
     assert "SHA-256 mismatch" in str(err.value) and "digits" in str(err.value)
     assert not any((tmp_path / "c2" / "mnist").glob("*-ubyte.gz"))
+
+
+def test_load_mnist_arrays_and_make_image_dataset(tmp_path, monkeypatch, no_network):
+    mirror, arrays = _fake_mnist_mirror(tmp_path, monkeypatch)
+    got = M.load_mnist_arrays(tmp_path / "cache", mirrors=(mirror.as_uri(),))
+    assert set(got) == set(arrays) and all(np.array_equal(got[k], arrays[k]) for k in arrays)
+    ds = D.make_image_dataset("mnist", (28, 28), 256, *got.values(), binarize_seed=0)
+    assert ds.n_train == 5 and torch.equal(ds.test_binary, D.binarize(ds.test_grey, 0))
+    assert D.read_idx is M.read_idx  # the file functions are also reachable from data

@@ -12,16 +12,19 @@ from hypothesis import strategies as st
 from course_vae.elbo import (
     bernoulli_log_likelihood,
     beta_elbo_loss,
+    decode,
     elbo,
+    elbo_terms,
     gaussian_log_likelihood,
     importance_log_weights,
     iwae_bound,
     iwae_from_log_weights,
     log_likelihood,
+    log_likelihood_unchecked,
 )
 from course_vae.kl import kl_normal_std
 from course_vae.linear_gaussian import LinearGaussian
-from course_vae.models import VAE
+from course_vae.models import VAE, reparameterize
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +214,27 @@ def test_iwae_validates(model, x_binary):
         iwae_bound(3, x_binary, 2)
     with pytest.raises(ValueError, match="chunk_size"):
         iwae_bound(model, x_binary, 2, chunk_size=0)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_elbo_terms_is_the_checked_elbo_without_the_checks(likelihood, x_binary):
+    """elbo() = checks + elbo_terms(): same draws, same numbers, bit for bit."""
+    m = VAE(input_dim=12, hidden=(16,), latent_dim=2, likelihood=likelihood, seed=0)
+    checked = elbo(m, x_binary, beta=0.5, generator=3)
+    core = elbo_terms(m, x_binary, 0.5, torch.Generator().manual_seed(3))
+    for name in ("recon", "kl", "elbo", "loss", "z", "decoded"):
+        assert torch.equal(getattr(checked, name), getattr(core, name)), name
+    mu, logvar = m.encode(x_binary)
+    assert torch.equal(core.z, reparameterize(mu, logvar, generator=3))
+    assert torch.equal(core.loss, beta_elbo_loss(core.recon, core.kl, 0.5))
+    assert torch.equal(core.kl, kl_normal_std(mu, logvar))
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_unchecked_log_likelihood_equals_the_checked_one(likelihood, x_binary):
+    m = VAE(input_dim=12, hidden=(16,), latent_dim=2, likelihood=likelihood, seed=0)
+    decoded = decode(m, m.encode(x_binary)[0], x_binary)
+    assert torch.equal(decoded, m.decode(m.encode(x_binary)[0]))
+    assert torch.equal(
+        log_likelihood_unchecked(m, x_binary, decoded), log_likelihood(m, x_binary, decoded)
+    )

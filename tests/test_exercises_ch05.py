@@ -42,7 +42,7 @@ def test_indifferent_beta_equalises_the_losses():
 
 
 def test_duplicated_code_scores_half_and_exact_code_scores_one():
-    codes, factors = ex._ch05_duplicated_codes()
+    codes, factors = ex.ch05._ch05_duplicated_codes()
     assert mig(codes[:, :2], factors) == pytest.approx(1.0)
     assert mig(codes, factors) == pytest.approx(0.5)
     with pytest.raises(AssertionError):

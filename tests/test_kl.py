@@ -22,6 +22,7 @@ from course_vae.kl import (
     kl_normal,
     kl_normal_std,
     kl_normal_std_terms,
+    kl_normal_std_unchecked,
     kl_quadrature,
 )
 
@@ -110,10 +111,18 @@ def test_kl_discrete_errors_name_the_argument(p, q, match):
         kl_discrete(p, q)
 
 
-@pytest.mark.parametrize("base", [1, 0, -2, float("inf"), "2"])
+@pytest.mark.parametrize("base", [1, 0, -2, float("inf"), "2", True, 1.0, float("nan")])
 def test_kl_discrete_rejects_bad_base(base):
     with pytest.raises(ValueError, match="base"):
         kl_discrete([0.5, 0.5], [0.5, 0.5], base=base)
+
+
+def test_kl_discrete_accepts_numpy_bases():
+    nats = kl_discrete([0.5, 0.5], [0.25, 0.75]).item()
+    for base in (np.float32(2.0), np.float64(2.0), np.int64(2)):
+        assert kl_discrete([0.5, 0.5], [0.25, 0.75], base=base).item() == pytest.approx(
+            nats / math.log(2), rel=1e-12
+        )
 
 
 def test_kl_discrete_rejects_non_numeric():
@@ -181,6 +190,8 @@ def test_kl_normal_std_accurate_over_logvar_range(dtype):
             torch.logspace(-12, -1, 50, dtype=F64),
             -torch.logspace(-12, -1, 50, dtype=F64),
             torch.linspace(-0.2, 0.2, 81, dtype=F64),
+            torch.linspace(0.124, 0.126, 21, dtype=F64),  # either side of the series' edge 1/8
+            -torch.linspace(0.124, 0.126, 21, dtype=F64),
         ]
     ).to(dtype)
     out = kl_normal_std(torch.zeros_like(lv).unsqueeze(-1), lv.unsqueeze(-1))
@@ -209,6 +220,42 @@ def test_kl_normal_std_gradcheck():
     logvar = torch.tensor([[0.0, 0.05, -0.08, 1.0]] * 3, dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(kl_normal_std, (mu, logvar))
     assert torch.autograd.gradgradcheck(kl_normal_std, (mu, logvar))
+
+
+def test_kl_normal_std_gradcheck_across_the_series_edge():
+    mu = torch.zeros(1, 6, dtype=F64, requires_grad=True)
+    logvar = torch.tensor(
+        [[0.125, -0.125, 0.125 + 1e-9, -0.125 - 1e-9, -3.0, 5.0]], dtype=F64, requires_grad=True
+    )
+    assert torch.autograd.gradcheck(kl_normal_std, (mu, logvar))
+    assert torch.autograd.gradgradcheck(kl_normal_std, (mu, logvar))
+
+
+def test_kl_normal_std_unchecked_is_the_same_computation():
+    import course_vae.kl
+
+    assert "kl_normal_std_unchecked" in course_vae.kl.__all__
+    g = torch.Generator().manual_seed(3)
+    for dtype in (torch.float32, F64):
+        mu = torch.randn(16, 5, generator=g, dtype=dtype)
+        logvar = torch.randn(16, 5, generator=g, dtype=dtype) * 3
+        assert torch.equal(kl_normal_std_unchecked(mu, logvar), kl_normal_std(mu, logvar))
+
+
+def test_kl_normal_std_large_finite_inputs_are_not_rejected():
+    # the inputs' sums overflow to inf (the fast finite check's fallback), yet every value
+    # is finite: no error, and the KL itself is +inf as mu^2 overflows float32
+    mu = torch.tensor([3e38, 3e38, -3e38])
+    out = kl_normal_std(mu, torch.zeros(3))
+    assert out.item() == math.inf
+    # a bad logvar is still reported by name when mu's sum overflows
+    with pytest.raises(ValueError, match="logvar contains NaN"):
+        kl_normal_std(mu, torch.tensor([0.0, float("nan"), 0.0]))
+    # NaN and inf together, in either argument: the first bad argument is named
+    with pytest.raises(ValueError, match="mu contains NaN"):
+        kl_normal_std(torch.tensor([math.inf, math.nan]), torch.tensor([-math.inf, 0.0]))
+    with pytest.raises(ValueError, match="logvar contains NaN"):
+        kl_normal_std(torch.zeros(2), torch.tensor([math.inf, -math.inf]))
 
 
 def test_kl_normal_matches_torch_and_reduces_to_std():
@@ -323,6 +370,8 @@ def test_kl_monte_carlo_errors():
         kl_monte_carlo(q, q, n_samples=0)
     with pytest.raises(ValueError, match="n_samples"):
         kl_monte_carlo(q, q, n_samples=1)
+    with pytest.raises(TypeError, match="seed"):
+        kl_monte_carlo(q, q, seed="0")
 
 
 # --------------------------------------------------------------------------- quadrature, fits
@@ -340,6 +389,10 @@ def test_kl_quadrature_errors():
         kl_quadrature(n.log_prob, n.log_prob, lo=1.0, hi=-1.0)
     with pytest.raises(ValueError, match="n_points"):
         kl_quadrature(n.log_prob, n.log_prob, n_points=0)
+    with pytest.raises(ValueError, match="lo must be finite"):
+        kl_quadrature(n.log_prob, n.log_prob, lo=-math.inf)
+    with pytest.raises(TypeError, match="hi must be a real number"):
+        kl_quadrature(n.log_prob, n.log_prob, hi="20")
 
 
 def _mixture_log_prob(x: torch.Tensor) -> torch.Tensor:
@@ -363,3 +416,7 @@ def test_fit_gaussian_errors():
         fit_gaussian_1d(_mixture_log_prob, "sideways")
     with pytest.raises(ValueError, match="init"):
         fit_gaussian_1d(_mixture_log_prob, "forward", init=(0.0, -1.0))
+    with pytest.raises(ValueError, match="init"):
+        fit_gaussian_1d(_mixture_log_prob, "forward", init=(0.0,))
+    with pytest.raises(ValueError, match="lr"):
+        fit_gaussian_1d(_mixture_log_prob, "forward", lr=0.0)

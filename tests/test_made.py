@@ -141,3 +141,11 @@ def test_same_seed_gives_same_encoder_as_plain_vae():
     for p, q in zip(a.encoder.parameters(), b.encoder.parameters(), strict=True):
         assert torch.equal(p, q)
     assert "ar_hidden" in repr(a)
+
+
+def test_decode_passes_x_to_an_autoregressive_decoder_only():
+    from course_vae.elbo import decode
+
+    model = AutoregressiveVAE(input_dim=12, hidden=(16,), latent_dim=2, seed=0, ar_hidden=(20,))
+    x, z = torch.rand(5, 12).round(), torch.randn(5, 2)
+    assert torch.equal(decode(model, z, x), model.decode(z, x))

@@ -6,7 +6,18 @@ import pytest
 import torch
 
 from course_vae.data import load_dataset
-from course_vae.recipes import CH03_BETA_VAE, CH03_VAE, model_from_recipe, train_recipe
+from course_vae.made import AutoregressiveVAE
+from course_vae.models import VAE
+from course_vae.recipes import (
+    CH03_BETA_VAE,
+    CH03_VAE,
+    CH04_AR_VAE,
+    CH04_VAE,
+    CH05_CAPACITY,
+    CH05_SWEEP,
+    model_from_recipe,
+    train_recipe,
+)
 from course_vae.train import train
 
 
@@ -42,3 +53,33 @@ def test_bad_recipes_are_rejected():
         model_from_recipe({**CH03_VAE, "dropout": 0.1}, 64)
     with pytest.raises(TypeError, match="dataset"):
         train_recipe(CH03_VAE, dataset="digits", epochs=1)
+
+
+def test_chapter_04_and_05_budgets():
+    assert {k: v for k, v in CH04_VAE.items() if k not in ("latent_dim", "epochs", "lr")} == {
+        k: v for k, v in CH03_VAE.items() if k not in ("latent_dim", "epochs", "lr")
+    }
+    assert (CH04_VAE["latent_dim"], CH04_VAE["epochs"], CH04_VAE["lr"]) == (8, 60, 1e-3)
+    assert CH04_AR_VAE == {**CH04_VAE, "ar_hidden": (256,)}
+    assert CH05_SWEEP == {
+        "hidden": (64,),
+        "latent_dim": 4,
+        "epochs": 900,
+        "lr": 1e-2,
+        "batch_size": 72,
+        "betas": (1.0, 2.0, 4.0, 8.0, 16.0),
+        "seeds": (0, 1, 2, 3, 4),
+    }
+    assert CH05_CAPACITY == {"c_max": 3.5, "ramp_steps": 1400, "gamma": 100.0}
+
+
+def test_model_from_recipe_builds_the_chapter_04_models():
+    """The recipe's models are the ones the chapter built before by hand, weight for weight."""
+    for recipe, by_hand in (
+        (CH04_VAE, VAE(latent_dim=8, seed=0)),
+        (CH04_AR_VAE, AutoregressiveVAE(latent_dim=8, seed=0)),
+    ):
+        model = model_from_recipe(recipe, 64)
+        assert type(model) is type(by_hand) and model.config == by_hand.config
+        for a, b in zip(model.state_dict().values(), by_hand.state_dict().values(), strict=True):
+            assert torch.equal(a, b)

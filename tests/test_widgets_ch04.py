@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from course_vae.made import AutoregressiveVAE
-from course_vae.train import train
-from course_vae.widgets import (
-    CollapseExplorer,
+from course_vae.runs import (
     collapse_explorer_state,
     remedy_choices,
     summarize_collapse_run,
 )
+from course_vae.train import train
+from course_vae.widgets import CollapseExplorer
 
 
 def _summary(elbo: float, kl_per_dim, n_active: int, mi: float) -> dict:

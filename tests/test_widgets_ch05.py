@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from course_vae.diagnostics import kl_per_dimension
-from course_vae.disentanglement import mig
+from course_vae.disentanglement import latent_report, mig
+from course_vae.latent import traversal_state
 from course_vae.models import VAE
 from course_vae.plots import plot_traversal_state
 from course_vae.sprites import make_sprites
-from course_vae.widgets import BetaTraversalExplorer, latent_report, traversal_state
+from course_vae.widgets import BetaTraversalExplorer
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,98 @@
+"""Exercise checkers of chapter 05 (the beta-VAE): the indifferent beta of two rate-distortion
+points, the MIG of a duplicated code, the capacity loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course_vae.exercises.verdict import verdict
+
+__all__ = [
+    "CH05_CAPACITY",
+    "CH05_CAPACITY_KL",
+    "CH05_CAPACITY_RECON",
+    "CH05_CAPACITY_STEP",
+    "CH05_POINT_A",
+    "CH05_POINT_B",
+    "check_ch05_capacity_loss",
+    "check_ch05_indifferent_beta",
+    "check_ch05_mig_duplicate",
+]
+
+CH05_POINT_A = (8.0, 3.0)  # (rate R, distortion D) in nats of a model trained with a small beta
+CH05_POINT_B = (3.0, 20.0)  # (rate R, distortion D) of a model trained with a large beta
+CH05_CAPACITY = {"c_max": 5.0, "n_steps": 800, "gamma": 30.0}
+CH05_CAPACITY_STEP = 200
+CH05_CAPACITY_KL = 2.0  # batch-mean KL (nats)
+CH05_CAPACITY_RECON = -30.0  # batch-mean log p(x|z) (nats)
+
+
+def check_ch05_indifferent_beta(answer: Any) -> None:
+    r"""The beta at which the beta-VAE loss D + beta R is the same for CH05_POINT_A and _B."""
+    import numpy as np
+
+    (ra, da), (rb, db) = CH05_POINT_A, CH05_POINT_B
+    # Bisection on the loss difference, so the checker does not just restate the formula.
+    lo, hi = 0.0, 1000.0
+    diff = lambda b: (da + b * ra) - (db + b * rb)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.sign(diff(mid)) == np.sign(diff(lo)) else (lo, mid)
+    verdict(
+        "ch05 indifferent beta",
+        answer,
+        0.5 * (lo + hi),
+        1e-3,
+        "set D_A + beta R_A = D_B + beta R_B and solve for beta: minus the slope of the "
+        "straight line through the two points of the rate-distortion plane.",
+    )
+
+
+def _ch05_duplicated_codes():
+    import torch
+
+    from course_vae.sprites import make_sprites
+
+    s = make_sprites(size=16, shapes=("square",), n_scales=1, n_orientations=1, n_x=8, n_y=8)
+    x, y = s.labels[:, 3].double(), s.labels[:, 4].double()
+    return torch.stack([x, y, x], dim=1), s.labels
+
+
+def check_ch05_mig_duplicate(answer: Any) -> None:
+    r"""MIG of the codes (x, y, x) against the factors of an 8 x 8 grid of positions."""
+    from course_vae.disentanglement import mig
+
+    codes, factors = _ch05_duplicated_codes()
+    verdict(
+        "ch05 MIG of a duplicated code",
+        answer,
+        mig(codes, factors),
+        1e-6,
+        "for x the two best dimensions carry the same information (gap 0); for y the best "
+        "carries all of H(y) and the runner-up nothing (gap 1); MIG averages the factors "
+        "that vary.",
+    )
+
+
+def check_ch05_capacity_loss(answer: Any) -> None:
+    r"""KLCapacity loss -mean(recon) + gamma |mean(KL) - C(t)| for the CH05_CAPACITY_* numbers."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from course_vae.schedules import KLCapacity
+
+    objective = KLCapacity(**CH05_CAPACITY)
+    terms = SimpleNamespace(
+        recon=torch.tensor([CH05_CAPACITY_RECON], dtype=torch.float64),
+        kl=torch.tensor([CH05_CAPACITY_KL], dtype=torch.float64),
+    )
+    verdict(
+        "ch05 capacity loss",
+        answer,
+        float(objective(terms, step=CH05_CAPACITY_STEP)),
+        1e-6,
+        "first C(t) = c_max * t / n_steps, then -recon + gamma * |KL - C(t)|; the loss "
+        "punishes a KL below the target as much as one above it.",
+    )

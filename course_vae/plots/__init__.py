@@ -1,0 +1,69 @@
+"""The course's figures: one style, and plot functions that label every axis and legend.
+
+Every plot function returns the matplotlib ``Figure`` it drew, so notebooks and tests can
+inspect it; notebooks display it with ``plt.show()``.  Plot functions draw numbers that the
+concept modules compute, and check only what the drawing itself needs.  One module per
+concept:
+
+* :mod:`~course_vae.plots.style`: the course style, image drawing, rows of images;
+* :mod:`~course_vae.plots.divergences`: KL basics (chapter 01);
+* :mod:`~course_vae.plots.gaussian_kl`: the terms of the Gaussian closed form (chapter 02);
+* :mod:`~course_vae.plots.training`: ELBO and its gap, gradient estimators, training curves;
+* :mod:`~course_vae.plots.latent_space`: posterior means, decodings of the latent plane;
+* :mod:`~course_vae.plots.collapse`: posterior-collapse diagnostics and remedies (chapter 04);
+* :mod:`~course_vae.plots.disentanglement`: traversals, rate-distortion, MIG (chapter 05).
+"""
+
+from course_vae.plots.collapse import (
+    CH04_METRICS,
+    plot_collapse_run,
+    plot_kl_per_dimension,
+    plot_remedy_comparison,
+)
+from course_vae.plots.disentanglement import (
+    plot_latent_traversal,
+    plot_mig_vs_beta,
+    plot_rate_distortion,
+    plot_traversal_state,
+)
+from course_vae.plots.divergences import plot_gaussian_pair, plot_kl_fits, plot_mc_convergence
+from course_vae.plots.gaussian_kl import KL_TERM_LABELS, plot_kl_term_bars, plot_kl_terms_curves
+from course_vae.plots.latent_space import (
+    plot_beta_comparison,
+    plot_latent_manifold,
+    plot_latent_point,
+    plot_latent_scatter,
+)
+from course_vae.plots.style import COURSE_STYLE, plot_image_rows, use_course_style
+from course_vae.plots.training import (
+    plot_elbo_vs_q,
+    plot_gradient_variance,
+    plot_training_curves,
+)
+
+__all__ = [
+    "CH04_METRICS",
+    "COURSE_STYLE",
+    "KL_TERM_LABELS",
+    "plot_beta_comparison",
+    "plot_collapse_run",
+    "plot_elbo_vs_q",
+    "plot_gaussian_pair",
+    "plot_gradient_variance",
+    "plot_image_rows",
+    "plot_kl_fits",
+    "plot_kl_per_dimension",
+    "plot_kl_term_bars",
+    "plot_kl_terms_curves",
+    "plot_latent_manifold",
+    "plot_latent_point",
+    "plot_latent_scatter",
+    "plot_latent_traversal",
+    "plot_mc_convergence",
+    "plot_mig_vs_beta",
+    "plot_rate_distortion",
+    "plot_remedy_comparison",
+    "plot_training_curves",
+    "plot_traversal_state",
+    "use_course_style",
+]

@@ -1,0 +1,224 @@
+r"""Figures of the beta-VAE (chapter 05): latent traversals, the rate-distortion curve,
+disentanglement against beta, and what one latent of a trained model encodes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_vae._validate import check_callable, check_image_shape, check_keys
+from course_vae.plots.style import as_array, show_image
+
+__all__ = [
+    "plot_latent_traversal",
+    "plot_mig_vs_beta",
+    "plot_rate_distortion",
+    "plot_traversal_state",
+]
+
+
+def _per_beta(values, n_beta: int, name: str):
+    """(n_beta,) or (n_beta, n_seeds) -> (values 2-D, mean, sd with ddof=1 or zeros)."""
+    arr = as_array(values, name)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != n_beta or arr.shape[1] < 1:
+        raise ValueError(
+            f"{name} must have shape (n_beta,) or (n_beta, n_seeds) with n_beta = {n_beta}, "
+            f"got {np.shape(values)}"
+        )
+    sd = arr.std(axis=1, ddof=1) if arr.shape[1] > 1 else np.zeros(n_beta)
+    return arr, arr.mean(axis=1), sd
+
+
+def _betas(betas) -> np.ndarray:
+    b = as_array(betas, "betas")
+    if b.ndim > 1 or b.size < 1 or (b < 0).any():
+        raise ValueError(f"betas must be a 1-D sequence of finite numbers >= 0, got {betas!r}")
+    return b.reshape(-1)
+
+
+def plot_latent_traversal(
+    decode,
+    z_base,
+    image_shape: tuple[int, int],
+    values=None,
+    dims=None,
+    row_labels=None,
+    title: str = "Latent traversals: one latent moves, the others stay fixed",
+):
+    r"""Grid of decoded images: row j varies latent z_j over ``values``, others fixed at ``z_base``.
+
+    ``decode`` maps a (m, d) float32 tensor of latents to m images ((m, H*W) or
+    (m, H, W), e.g. ``lambda z: torch.sigmoid(model.decode(z))``); ``z_base``, ``values``
+    and ``dims`` are those of :func:`course_vae.latent.traversal_codes` (``z_base`` the
+    (d,) starting point or an int d for the prior mean 0, ``values`` by default 7 points
+    from -3 to 3, ``dims`` by default all rows); ``row_labels`` (one per row) are added
+    under the row names (e.g. each dimension's KL).  Images in [0, 1] are drawn on a fixed
+    [0, 1] grey scale.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    import torch
+
+    from course_vae.latent import traversal_codes
+
+    check_callable(decode, "decode", "(z -> images)")
+    h, w = check_image_shape(image_shape)
+    codes, vals, rows = traversal_codes(z_base, values, dims)
+    if row_labels is not None and len(row_labels) != len(rows):
+        raise ValueError(
+            f"row_labels must have one label per row ({len(rows)}), got {len(row_labels)}"
+        )
+    n_rows, n_cols, d = codes.shape
+    with torch.no_grad():
+        out = decode(codes.reshape(-1, d).float())
+    imgs = np.asarray(out.detach().cpu() if isinstance(out, torch.Tensor) else out, dtype=float)
+    if imgs.size != n_rows * n_cols * h * w:
+        raise ValueError(
+            f"decode returned {imgs.shape}, which is not {n_rows * n_cols} images of "
+            f"image_shape {(h, w)}"
+        )
+    imgs = imgs.reshape(n_rows, n_cols, h, w)
+    lo, hi = (0.0, 1.0) if imgs.min() >= 0 and imgs.max() <= 1 else (imgs.min(), imgs.max())
+
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(0.9 * n_cols + 1.4, 0.9 * n_rows + 1.0), squeeze=False
+    )
+    for r, j in enumerate(rows):
+        for c, value in enumerate(vals.tolist()):
+            ax = axes[r, c]
+            show_image(ax, imgs[r, c], vmin=lo, vmax=hi, interpolation="nearest")
+            for spine in ax.spines.values():
+                spine.set_visible(True)
+                spine.set_color("lightgrey")
+            if r == 0:
+                ax.set_title(f"{value:+.1f}", fontsize=9)
+        label = f"$z_{{{j + 1}}}$"
+        if row_labels is not None:
+            label += f"\n{row_labels[r]}"
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title)
+    fig.supxlabel("value given to the traversed latent (others fixed)")
+    fig.supylabel("traversed latent dimension")
+    fig.tight_layout()
+    return fig
+
+
+def plot_rate_distortion(
+    rates,
+    distortions,
+    betas,
+    title: str = r"Rate–distortion: one point per $\beta$",
+    show_iso_elbo: bool = True,
+):
+    r"""Rate R = KL(q(z|x) || p(z)) (x) against distortion D = -E_q[log p(x|z)] (y), in nats.
+
+    ``rates`` and ``distortions`` have shape (n_beta,) or (n_beta, n_seeds); points are the
+    means over seeds, error bars one standard deviation (ddof = 1) in both directions,
+    single seeds drawn faintly, each point labelled by its beta.  With ``show_iso_elbo``
+    a dashed line R + D = const (points on it have the same ELBO = -(R + D)) passes
+    through the point with the best ELBO.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    b = _betas(betas)
+    r_all, r_mean, r_sd = _per_beta(rates, len(b), "rates")
+    d_all, d_mean, d_sd = _per_beta(distortions, len(b), "distortions")
+    if r_all.shape != d_all.shape:
+        raise ValueError(
+            f"rates and distortions must have one shape, got {r_all.shape} and {d_all.shape}"
+        )
+    n_seeds = r_all.shape[1]
+    fig, ax = plt.subplots()
+    if n_seeds > 1:
+        ax.plot(r_all.ravel(), d_all.ravel(), ".", color="grey", alpha=0.5,
+                label=f"single seeds ({n_seeds} per $\\beta$)")
+    order = np.argsort(b, kind="stable")
+    ax.plot(r_mean[order], d_mean[order], "-", color="C0", linewidth=1.0, alpha=0.6)
+    ax.errorbar(
+        r_mean, d_mean, xerr=r_sd if n_seeds > 1 else None, yerr=d_sd if n_seeds > 1 else None,
+        fmt="o", color="C0", capsize=3,
+        label="mean ± 1 sd over seeds" if n_seeds > 1 else "one model per $\\beta$",
+    )
+    for beta, x, y in zip(b, r_mean, d_mean, strict=True):
+        ax.annotate(rf"$\beta$={beta:g}", (x, y), textcoords="offset points", xytext=(6, 6),
+                    fontsize=9)
+    if show_iso_elbo:
+        best = int(np.argmin(r_mean + d_mean))
+        total = r_mean[best] + d_mean[best]
+        xs = np.array([0.0, max(r_mean.max(), total) * 1.05])
+        ax.plot(xs, total - xs, "--", color="crimson", linewidth=1.0,
+                label=f"R + D = {total:.1f} nats (equal ELBO)")
+    pad = 0.1 * np.ptp(d_all) + 1.0
+    ax.set_ylim(d_all.min() - pad, d_all.max() + pad)
+    ax.set_xlim(0.0, r_all.max() + 0.1 * np.ptp(r_all) + 1.0)
+    ax.set_xlabel("rate R = KL(q(z|x) || p(z))  (nats per example)")
+    ax.set_ylabel(r"distortion D = $-$E[log p(x|z)]  (nats per example)")
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_mig_vs_beta(
+    betas,
+    mig,
+    others: dict | None = None,
+    title: str = r"Disentanglement against $\beta$",
+):
+    r"""MIG (and optionally other scores in [0, 1], e.g. DCI) against beta, mean ± 1 sd over seeds.
+
+    ``mig`` and each value of ``others`` (name -> scores) have shape (n_beta,) or
+    (n_beta, n_seeds).  The beta axis is logarithmic (base 2) when every beta is > 0.
+    Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    b = _betas(betas)
+    series = {"MIG": mig, **(others or {})}
+    fig, ax = plt.subplots()
+    order = np.argsort(b, kind="stable")
+    markers = "osD^v"
+    for i, (name, values) in enumerate(series.items()):
+        arr, mean, sd = _per_beta(values, len(b), "mig" if name == "MIG" else f"others[{name!r}]")
+        label = name + (f" (mean ± 1 sd, {arr.shape[1]} seeds)" if arr.shape[1] > 1 else "")
+        ax.errorbar(b[order], mean[order], yerr=sd[order] if arr.shape[1] > 1 else None,
+                    fmt=markers[i % len(markers)] + "-", capsize=3, label=label)
+    if (b > 0).all():
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(b[order], [f"{x:g}" for x in b[order]])
+        ax.minorticks_off()
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(r"$\beta$ (weight of the KL term)")
+    ax.set_ylabel("score (0 = entangled, 1 = disentangled)")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_traversal_state(state: dict):
+    r"""The explorer's view of one latent value: the decoded image and the dimension's factors.
+
+    ``state`` is the dict of :func:`course_vae.latent.traversal_state` (keys image, dim,
+    value, kl, scores, factor_names; optional beta).  Left: E[x|z]; right: bars of
+    I(z_j; v_k) / H(v_k) for each factor k.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    check_keys(state, ("image", "dim", "value", "kl", "scores", "factor_names"), "state")
+    scores = np.asarray(state["scores"], dtype=float)
+    names = list(state["factor_names"])
+    j = state["dim"] + 1
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.6, 3.2),
+                                   gridspec_kw={"width_ratios": [1, 1.4]})
+    show_image(ax0, np.asarray(state["image"], dtype=float), interpolation="nearest")
+    beta = f"$\\beta$={state['beta']:g}, " if "beta" in state else ""
+    ax0.set_title(f"{beta}$z_{{{j}}}$ = {state['value']:+.2f}", fontsize=10)
+    ax0.set_xlabel("decoded mean image E[x|z]")
+    ax1.bar(names, scores, color="C0")
+    ax1.set_ylim(0.0, 1.0)
+    ax1.set_xlabel("generative factor")
+    ax1.set_ylabel(f"I($z_{{{j}}}$; factor) / H(factor)")
+    ax1.set_title(f"What $z_{{{j}}}$ encodes (KL {state['kl']:.2f} nats)", fontsize=10)
+    fig.tight_layout()
+    return fig

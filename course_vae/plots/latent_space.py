@@ -1,0 +1,129 @@
+"""Figures of the latent space (chapter 03): posterior means against the prior, decodings over
+the latent plane, one chosen point, and models trained with and without the KL term."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_vae._validate import check_image_shape, check_keys, check_positive_int
+from course_vae.plots.style import as_array, draw_image_row, show_image
+
+__all__ = [
+    "plot_beta_comparison",
+    "plot_latent_manifold",
+    "plot_latent_point",
+    "plot_latent_scatter",
+]
+
+
+def _prior_circles(ax, radii=(1.0, 2.0, 3.0)) -> None:
+    t = np.linspace(0, 2 * np.pi, 200)
+    for i, r in enumerate(radii):
+        ax.plot(r * np.cos(t), r * np.sin(t), color="black", linewidth=0.8, linestyle=":",
+                label=r"prior $N(0, I)$: radius 1, 2, 3" if i == 0 else None)
+
+
+def plot_latent_scatter(mu, labels, title: str = "Posterior means of the test images",
+                        ax=None, point=None, dims: tuple[int, int] = (0, 1)):
+    r"""Scatter of posterior means (two latent coordinates ``dims``) coloured by digit, with
+    circles of radius 1, 2, 3 of the prior; ``point`` (z1, z2) is marked with a star.
+    Draws into ``ax`` if given; returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    m = as_array(mu, "mu")
+    lab = np.asarray(labels).reshape(-1)
+    if m.ndim != 2 or len(m) != len(lab):
+        raise ValueError("mu must be (n, latent_dim) with one label per row")
+    i, j = dims
+    if max(i, j) >= m.shape[1]:
+        raise ValueError(f"dims {dims} out of range for latent_dim {m.shape[1]}")
+    fig = plt.figure(figsize=(5.6, 4.8)) if ax is None else ax.figure
+    ax = fig.add_subplot(1, 1, 1) if ax is None else ax
+    sc = ax.scatter(m[:, i], m[:, j], c=lab, cmap="tab10", vmin=-0.5, vmax=9.5, s=10)
+    _prior_circles(ax)
+    if point is not None:
+        ax.plot([point[0]], [point[1]], "*", color="red", markersize=16, markeredgecolor="black",
+                label="chosen z")
+    cb = fig.colorbar(sc, ax=ax, ticks=range(10))
+    cb.set_label("digit")
+    ax.set_xlabel(f"$z_{i + 1}$")
+    ax.set_ylabel(f"$z_{j + 1}$")
+    ax.set_title(title)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_latent_manifold(images, n: int, extent: float, image_shape: tuple[int, int],
+                         title: str = "Decodings over the latent plane"):
+    r"""An n x n mosaic of decoded mean images for the grid of
+    :func:`course_vae.latent.latent_grid` (``images`` of shape (n*n, H*W), in its order:
+    top row = largest z2).  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    n = check_positive_int(n, "n")
+    h, w = check_image_shape(image_shape)
+    imgs = as_array(images, "images")
+    if imgs.shape != (n * n, h * w):
+        raise ValueError(f"images must have shape ({n * n}, {h * w}), got {imgs.shape}")
+    tiles = np.full((n, n, h + 1, w + 1), np.nan)  # a one-pixel frame (drawn light blue)
+    tiles[:, :, :h, :w] = imgs.reshape(n, n, h, w)
+    mosaic = tiles.transpose(0, 2, 1, 3).reshape(n * (h + 1), n * (w + 1))[:-1, :-1]
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="#b9d3ea")
+    fig, ax = plt.subplots(figsize=(5.6, 5.6))
+    edge = extent * (1.0 + 1.0 / (n - 1)) if n > 1 else extent  # image centres at the grid
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, extent=(-edge, edge, -edge, edge))
+    ax.grid(False)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    ticks = np.linspace(-extent, extent, 5)
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    return fig
+
+
+def plot_beta_comparison(results: dict, image_shape: tuple[int, int], n: int = 10):
+    r"""One row per model (``results``: label -> dict with ``mu``, ``labels``, ``samples``,
+    ``originals``, ``recons``): the posterior means (first two latent coordinates), samples
+    from the prior, and test images with their reconstructions.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError("results must hold at least one model")
+    h, w = check_image_shape(image_shape)
+    fig = plt.figure(figsize=(12, 3.8 * len(results)))
+    sub = fig.subfigures(len(results), 1, squeeze=False)
+    for r, (label, res) in enumerate(results.items()):
+        check_keys(res, ("mu", "labels", "samples", "originals", "recons"), f"results[{label!r}]")
+        left, right = sub[r, 0].subfigures(1, 2, width_ratios=[1.0, 1.6])
+        plot_latent_scatter(res["mu"], res["labels"], title=f"{label}: codes ($z_1$, $z_2$)",
+                            ax=left.add_subplot(1, 1, 1))
+        axes = right.subplots(3, n)
+        rows = (("samples", "prior samples"), ("originals", "test images"),
+                ("recons", "reconstructions"))
+        for i, (key, name) in enumerate(rows):
+            draw_image_row(axes[i], as_array(res[key], key).reshape(-1, h * w), (h, w), name)
+        right.suptitle(f"{label}: samples from the prior and reconstructions")
+    return fig
+
+
+def plot_latent_point(state: dict, mu, labels, image_shape: tuple[int, int]):
+    r"""The explorer's figure: the latent scatter with the chosen point (left) and the image
+    decoded there (right); ``state`` from :func:`course_vae.latent.latent_point_state`.
+    """
+    import matplotlib.pyplot as plt
+
+    check_keys(state, ("z", "image", "log_prior", "kl"), "state")
+    h, w = check_image_shape(image_shape)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.6, 4.2), width_ratios=[1.5, 1.0])
+    z = np.asarray(state["z"], dtype=float)
+    plot_latent_scatter(mu, labels, title="Test codes and the chosen z", ax=ax0, point=z[:2])
+    show_image(ax1, np.asarray(state["image"], dtype=float).reshape(h, w))
+    ax1.set_title(f"decoded at z = ({z[0]:.2f}, {z[1]:.2f})")
+    ax1.set_xlabel(f"log p(z) = {state['log_prior']:.2f} nats")
+    fig.tight_layout()
+    return fig
