@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from course_vae._validate import check_device
 from course_vae.plots import use_course_style
 
 
@@ -22,8 +23,13 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
-def setup_notebook(seed: int = 0, threads: int | None = 1) -> torch.device:
-    """Make a notebook reproducible and return the device to use (CUDA if present, else CPU).
+DEVICE_VARIABLE = "COURSE_VAE_DEVICE"
+
+
+def setup_notebook(
+    seed: int = 0, threads: int | None = 1, device: str | None = None
+) -> torch.device:
+    """Make a notebook reproducible and return the device to compute on: the CPU by default.
 
     Seeds every generator, turns on ``torch.use_deterministic_algorithms``, rounds
     printed tensors and arrays to 4 decimals and applies the course's plot style.
@@ -31,7 +37,19 @@ def setup_notebook(seed: int = 0, threads: int | None = 1) -> torch.device:
     tensors are small, so one thread is as fast as several, it never competes with
     other processes (nbval runs notebooks in parallel), and float reductions happen
     in the same order on every machine.  ``threads=None`` keeps torch's default.
+
+    The course's models are small and run on the CPU.  To opt in to a GPU, pass
+    ``device="cuda"`` or set the environment variable ``COURSE_VAE_DEVICE=cuda`` before
+    starting JupyterLab; the argument wins over the variable.  A GPU gives other (equally
+    valid) training numbers; the chapters' check cells accept them.
     """
+    chosen = device if device is not None else os.environ.get(DEVICE_VARIABLE, "cpu")
+    chosen = check_device(chosen)
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {str(chosen)!r} was asked for (argument or {DEVICE_VARIABLE}), "
+            "but torch sees no CUDA GPU; leave it unset to run on the CPU"
+        )
     if threads is not None:
         torch.set_num_threads(threads)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed for deterministic CUDA
@@ -40,7 +58,7 @@ def setup_notebook(seed: int = 0, threads: int | None = 1) -> torch.device:
     torch.set_printoptions(precision=4, sci_mode=False)
     np.set_printoptions(precision=4, suppress=True)
     use_course_style()
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return chosen
 
 
 def show_source(fn: Callable, docstring: bool = True) -> None:
