@@ -81,3 +81,11 @@ def test_readme_chapter_list_matches_the_notebooks():
     listed = re.findall(r"notebooks/(\d\d_[a-z0-9_]+)\.ipynb", readme)
     present = sorted(p.stem for p in (ROOT / "python_scripts").glob("[0-9][0-9]_*.py"))
     assert sorted(set(listed)) == present
+
+
+def test_ci_executes_the_notebooks_again_under_other_cpu_kernels():
+    """Issue 10: the stored outputs must also hold under PyTorch's generic CPU kernels."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    rerun = "ATEN_CPU_CAPABILITY=default python -m pytest -p no:cacheprovider notebooks"
+    assert rerun in ci
+    assert ci.index(_readme_command("test-command")) < ci.index(rerun)
