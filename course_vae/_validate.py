@@ -58,12 +58,7 @@ def check_pair(
     b = as_float_tensor(b, name_b)
     if a.dim() == 0 or b.dim() == 0:
         raise ValueError(f"{name_a} and {name_b} need at least one dimension ({last_dim})")
-    try:
-        torch.broadcast_shapes(a.shape, b.shape)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{name_a}.shape={tuple(a.shape)} and {name_b}.shape={tuple(b.shape)} do not broadcast"
-        ) from exc
+    check_broadcast(a, b, name_a, name_b)
     # Fast path: a sum is finite only if every summand is (NaN or +-inf anywhere makes it NaN
     # or +-inf), and one sum per tensor costs far less than isfinite + all.  A non-finite sum
     # (a bad value, or an overflow of large finite values) falls back to the exact checks,
@@ -182,12 +177,7 @@ def check_probability_vectors(
             f"the last dimension; got {name_p}.shape={tuple(p.shape)}, "
             f"{name_q}.shape={tuple(q.shape)}"
         )
-    try:
-        torch.broadcast_shapes(p.shape, q.shape)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{name_p}.shape={tuple(p.shape)} and {name_q}.shape={tuple(q.shape)} do not broadcast"
-        ) from exc
+    check_broadcast(p, q, name_p, name_q)
     p, q = torch.broadcast_tensors(p, q.to(p.dtype))
     for name, t in ((name_p, p), (name_q, q)):
         check_finite(t, name)
@@ -213,3 +203,13 @@ def check_log_base(base: Any) -> float:
     if not ok:
         raise ValueError(f"base must be a positive number other than 1, got {base!r}")
     return float(base)
+
+
+def check_broadcast(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Raise ValueError naming both arguments unless the shapes of ``a`` and ``b`` broadcast."""
+    try:
+        torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{name_a}.shape={tuple(a.shape)} and {name_b}.shape={tuple(b.shape)} do not broadcast"
+        ) from exc
