@@ -29,6 +29,7 @@ __all__ = [
     "decode",
     "expected_length",
     "ideal_code_lengths",
+    "shannon_code",
     "sample_message",
     "block_distribution",
 ]
@@ -161,6 +162,25 @@ def expected_length(probs: Any, code: Any) -> float:
 def ideal_code_lengths(probs: Any) -> torch.Tensor:
     """Ideal (Shannon) code lengths -log2 probs_i in bits, not rounded to integers."""
     return -torch.log2(check_probs(probs))
+
+
+def shannon_code(probs: Any) -> list[str]:
+    """A prefix code with Shannon's lengths l_i = ceil(-log2 probs_i) (canonical codewords).
+
+    Kraft: sum_i 2^{-l_i} <= sum_i probs_i = 1, so such a code exists. Written for P and
+    used on symbols from Q it costs E_Q[l] bits per symbol, and (Cover & Thomas, Thm 5.4.3)
+    H(Q) + KL(Q || P) <= E_Q[l] < H(Q) + KL(Q || P) + 1.
+    """
+    p = check_probs(probs)
+    # ceil with a guard so that an exact power of 2 is not pushed up by rounding
+    lengths = [max(1, math.ceil(-math.log2(float(pi)) - 1e-12)) for pi in p]
+    words = [""] * len(lengths)
+    value, previous = 0, 0
+    for i in sorted(range(len(lengths)), key=lambda j: (lengths[j], j)):
+        value <<= lengths[i] - previous
+        words[i] = format(value, f"0{lengths[i]}b")
+        value, previous = value + 1, lengths[i]
+    return words
 
 
 def sample_message(probs: Any, n: int, seed: int = 0) -> torch.Tensor:

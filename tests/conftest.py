@@ -13,16 +13,21 @@ from browser_tools import launch_chromium
 def checker_contract(capsys) -> Callable[[Callable, float, Iterable[float]], None]:
     """Every exercise checker: the right answer passes, wrong ones raise, None reminds.
 
-    Checkers return None and print their verdict; a wrong (or non-finite) answer raises
-    AssertionError with a hint.
+    Checkers return None and print their verdict; a close or wrong answer raises
+    AssertionError ("close ... Refine" or "not right ... Hint"), a NaN AssertionError
+    saying it is not a finite number, a string TypeError asking for one number.
     """
 
     def check(checker: Callable, right: float, wrongs: Iterable[float]) -> None:
         assert checker(right) is None
         assert "correct" in capsys.readouterr().out
-        for wrong in [*wrongs, math.nan]:
-            with pytest.raises(AssertionError, match="not right.*Hint"):
+        for wrong in wrongs:
+            with pytest.raises(AssertionError, match="not right|close"):
                 checker(wrong)
+        with pytest.raises(AssertionError, match="not a finite number"):
+            checker(math.nan)
+        with pytest.raises(TypeError, match="one number"):
+            checker("0.5")
         assert checker(None) is None
         assert "not answered" in capsys.readouterr().out
 

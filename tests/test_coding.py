@@ -266,3 +266,22 @@ def test_block_distribution_rejects_huge_blocks():
         coding.block_distribution([0.5, 0.5], 20)
     with pytest.raises(ValueError, match="k must be"):
         coding.block_distribution([0.5, 0.5], 0)
+
+
+def test_shannon_code_lengths_and_the_wrong_code_theorem():
+    import math
+
+    from course_vae.coding import block_distribution, code_lengths, is_prefix_free, shannon_code
+
+    q, p = [0.6, 0.3, 0.1], [0.2, 0.3, 0.5]
+    kl = sum(a * math.log2(a / b) for a, b in zip(q, p, strict=True))
+    h = -sum(a * math.log2(a) for a in q)
+    for k in (1, 2, 3):
+        qk, pk = block_distribution(q, k), block_distribution(p, k)
+        code = shannon_code(pk)
+        assert is_prefix_free(code)
+        lengths = code_lengths(code)
+        assert lengths == [math.ceil(-math.log2(float(x)) - 1e-12) for x in pk]
+        excess = sum(float(a) * n for a, n in zip(qk, lengths, strict=True)) / k - h
+        assert kl - 1e-12 <= excess < kl + 1 / k
+    assert shannon_code([0.5, 0.25, 0.25]) == ["0", "10", "11"]  # dyadic: exact -log2 p

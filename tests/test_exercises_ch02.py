@@ -1,4 +1,6 @@
-"""Tests of the chapter 02 exercise checkers: right passes, wrong raises, None reminds."""
+"""Tests of chapter 02's exercise checkers: answers at the stated precision (pencil with
+two-decimal logs) and Monte Carlo answers at the suggested size pass; every named mistake is
+recognised; NaN, wrong types and None get clear messages."""
 
 from __future__ import annotations
 
@@ -6,9 +8,10 @@ import math
 
 import pytest
 import torch
+from torch.distributions import Independent, Normal
 
 from course_vae import exercises as ex
-from course_vae.kl import kl_normal_std
+from course_vae.kl import kl_monte_carlo
 
 
 def _kl_by_hand() -> float:
@@ -19,45 +22,120 @@ def _kl_by_hand() -> float:
     )
 
 
+def _best_sigma() -> float:
+    # d/dsigma [(c/2) sigma^2 + 1/2 (sigma^2 - log sigma^2 - 1)] = c sigma + sigma - 1/sigma
+    return 1.0 / math.sqrt(1.0 + ex.CH02_RECON_CURVATURE)
+
+
 CASES = [
     (ex.check_ch02_kl_by_hand, _kl_by_hand),
-    (ex.check_ch02_best_sigma, lambda: 1.0),
-    (ex.check_ch02_grad_logvar, lambda: 0.5 * (math.exp(ex.CH02_GRAD_LOGVAR) - 1.0)),
+    (ex.check_ch02_sigma_with_reconstruction, _best_sigma),
 ]
 
 
 @pytest.mark.parametrize("checker, right", CASES)
-def test_right_passes_wrong_raises_none_reminds(checker, right, checker_contract):
-    checker_contract(checker, right(), [right() + 0.05])
+def test_contract_and_two_decimal_answers_pass(checker, right, checker_contract):
+    checker_contract(checker, right(), [right() + 0.3])
+    checker(round(right(), 2))
 
 
-def test_non_number_is_a_type_error():
-    with pytest.raises(TypeError, match="number"):
-        ex.check_ch02_kl_by_hand([1.75])
+def test_pencil_answers_with_two_decimal_logs_pass():
+    # log 0.25 ~ -1.39, log 2.25 ~ 0.81 -> 1/2 [(1 + 0.25 + 1.39 - 1) + (0.25 + 2.25 - 0.81 - 1)]
+    pencil = 0.5 * ((1 + 0.25 + 1.39 - 1) + (0.25 + 2.25 - 0.81 - 1))
+    for answer in (pencil, 1.165, 1.16):
+        ex.check_ch02_kl_by_hand(answer)
 
 
-def test_common_mistakes_are_rejected():
-    # log sigma instead of log sigma^2, and forgetting the 1/2
+def test_kl_by_hand_from_a_million_samples_passes():
+    mu = torch.tensor(ex.CH02_KL_MU, dtype=torch.float64)
+    sigma = torch.tensor(ex.CH02_KL_SIGMA, dtype=torch.float64)
+    q = Independent(Normal(mu, sigma), 1)
+    p = Independent(Normal(torch.zeros(2, dtype=torch.float64), 1.0), 1)
+    for seed in range(3):
+        est, _ = kl_monte_carlo(q, p, n_samples=1_000_000, seed=seed)
+        ex.check_ch02_kl_by_hand(float(est))
+
+
+def test_kl_by_hand_mistakes_are_named():
     mu, sigma = ex.CH02_KL_MU, ex.CH02_KL_SIGMA
-    wrong_log = sum(0.5 * (m**2 + s**2 - math.log(s) - 1) for m, s in zip(mu, sigma, strict=True))
-    with pytest.raises(AssertionError):
-        ex.check_ch02_kl_by_hand(wrong_log)
-    # sigma instead of sigma^2 in the linear term
-    wrong_sq = sum(0.5 * (m**2 + s - math.log(s**2) - 1) for m, s in zip(mu, sigma, strict=True))
-    with pytest.raises(AssertionError):
-        ex.check_ch02_kl_by_hand(wrong_sq)
-    with pytest.raises(AssertionError):
-        ex.check_ch02_kl_by_hand(2 * _kl_by_hand())
-    # the gradient w.r.t. sigma^2 instead of logvar: 1/2 (1 - 1/sigma^2)
-    with pytest.raises(AssertionError):
-        ex.check_ch02_grad_logvar(0.5 * (1 - math.exp(-ex.CH02_GRAD_LOGVAR)))
-    # the optimal sigma does not depend on mu: sigma = |mu| is wrong
-    with pytest.raises(AssertionError):
-        ex.check_ch02_best_sigma(abs(ex.CH02_BEST_SIGMA_MU))
+    pairs = zip(mu, sigma, strict=True)
+    log_sigma = sum(0.5 * (m**2 + s**2 - math.log(s) - 1) for m, s in pairs)
+    sig_sq = sum(0.5 * (m**2 + s - math.log(s**2) - 1) for m, s in zip(mu, sigma, strict=True))
+    k = _kl_by_hand()
+    for wrong, name in [(log_sigma, "log sigma in place"), (sig_sq, "sigma in place of sigma"),
+                        (2 * k, "the 1/2"), (k / 2, "averaging over the 2 dimensions"),
+                        (k / math.log(2), "bits"), (-k, "sign")]:
+        with pytest.raises(AssertionError, match=name):
+            ex.check_ch02_kl_by_hand(wrong)
 
 
-def test_best_sigma_is_a_minimum_of_the_package_kl():
-    mu = torch.tensor([ex.CH02_BEST_SIGMA_MU], dtype=torch.float64)
-    at_one = kl_normal_std(mu, torch.zeros(1, dtype=torch.float64))
-    for s in (0.9, 1.1):
-        assert kl_normal_std(mu, torch.tensor([2 * math.log(s)], dtype=torch.float64)) > at_one
+def _fixed_loss(recon_log_lik, mu, logvar):
+    kl = -0.5 * torch.sum(1 + logvar - mu**2 - torch.exp(logvar), dim=1)
+    return torch.mean(-recon_log_lik + kl)
+
+
+def test_find_the_bug_right_fix_passes(capsys):
+    assert ex.check_ch02_find_the_bug(_fixed_loss) is None
+    assert "correct" in capsys.readouterr().out
+
+    def other_right_form(recon, mu, logvar):  # the closed form written the other way round
+        return (-recon).mean() + 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1).mean()
+
+    ex.check_ch02_find_the_bug(other_right_form)
+
+
+def _variant(sign=-0.5, reduce_dims="sum", reduce_batch="mean", recon_sign=-1.0, lv_scale=1.0):
+    def loss(recon, mu, logvar):
+        lv = lv_scale * logvar
+        inner = 1 + lv - mu**2 - torch.exp(lv)
+        kl = sign * (inner.sum(1) if reduce_dims == "sum" else inner.mean(1))
+        kl = kl.sum() if reduce_batch == "sum" else kl.mean()
+        return recon_sign * recon.mean() + kl
+
+    return loss
+
+
+@pytest.mark.parametrize("loss, name", [
+    (ex.buggy_vae_loss, "the loss as given"),
+    (_variant(sign=0.5), "the sign of the KL"),
+    (_variant(reduce_dims="mean"), "mean over latent dimensions"),
+    (_variant(reduce_batch="sum"), "sum over the batch"),
+    (_variant(sign=-1.0), "1/2 of the KL is missing"),
+    (_variant(recon_sign=1.0), "sign of the reconstruction"),
+    (_variant(lv_scale=2.0), "logvar used as log sigma"),
+])
+def test_find_the_bug_names_each_remaining_bug(loss, name):
+    with pytest.raises(AssertionError, match=name):
+        ex.check_ch02_find_the_bug(loss)
+
+
+def test_find_the_bug_close_wrong_nan_and_types(capsys):
+    with pytest.raises(AssertionError, match="close"):
+        ex.check_ch02_find_the_bug(lambda r, m, lv: _fixed_loss(r, m, lv).float() * 1.0001)
+    with pytest.raises(AssertionError, match="not right"):
+        ex.check_ch02_find_the_bug(lambda r, m, lv: torch.tensor(0.0))
+    with pytest.raises(AssertionError, match="not a finite number"):
+        ex.check_ch02_find_the_bug(lambda r, m, lv: torch.tensor(float("nan")))
+    with pytest.raises(AssertionError, match="raised ZeroDivisionError"):
+        ex.check_ch02_find_the_bug(lambda r, m, lv: 1 / 0)
+    with pytest.raises(TypeError, match="pass the function itself"):
+        ex.check_ch02_find_the_bug(_fixed_loss(*ex.ch02._ch02_batches()[0]))
+    with pytest.raises(TypeError, match="one number"):
+        ex.check_ch02_find_the_bug(lambda r, m, lv: r - 1)  # a per-example vector
+    assert ex.check_ch02_find_the_bug(None) is None
+    assert "not answered" in capsys.readouterr().out
+
+
+def test_sigma_with_reconstruction_by_grid_search_passes():
+    c = ex.CH02_RECON_CURVATURE
+    sigma = torch.arange(1, 301, dtype=torch.float64) / 100  # a learner's 0.01 grid
+    loss = 0.5 * c * sigma**2 + 0.5 * (sigma**2 - torch.log(sigma**2) - 1)
+    ex.check_ch02_sigma_with_reconstruction(float(sigma[loss.argmin()]))
+
+
+def test_sigma_with_reconstruction_mistakes_are_named():
+    s, c = _best_sigma(), ex.CH02_RECON_CURVATURE
+    for wrong, name in [(1.0, "the KL alone"), (s**2, "the variance"), (math.log(s**2), "log"),
+                        (1 / math.sqrt(c), "sigma\\^2 / 2 term"), (math.sqrt(2 / (c + 2)), "1/2")]:
+        with pytest.raises(AssertionError, match=name):
+            ex.check_ch02_sigma_with_reconstruction(wrong)

@@ -1,4 +1,6 @@
-"""Tests of the chapter 04 exercise checkers: right passes, wrong raises, None reminds."""
+"""Tests of chapter 04's exercise checkers: right answers at the stated precision pass,
+named mistakes (per-example vs batch-mean free bits, N vs N - 1, std vs variance) are
+recognised; NaN, types, None."""
 
 from __future__ import annotations
 
@@ -7,25 +9,64 @@ import torch
 
 from course_vae import exercises as ex
 from course_vae.diagnostics import active_units
-from course_vae.schedules import CyclicalAnnealing
+from course_vae.schedules import CyclicalAnnealing, FreeBits
+
+KL = torch.tensor(ex.CH04_FREE_BITS_KL, dtype=torch.float64)
+FLOOR = ex.CH04_FREE_BITS_FLOOR
+MU = torch.tensor(ex.CH04_ACTIVE_MU, dtype=torch.float64)
+
+
+def _free_bits() -> float:
+    cols = zip(*ex.CH04_FREE_BITS_KL, strict=True)
+    return sum(max(FLOOR, sum(c) / len(c)) for c in cols)
+
 
 CASES = [
-    # (checker, right answer computed independently, a wrong answer learners give)
-    (ex.check_ch04_free_bits,
-     sum(max(ex.CH04_FREE_BITS_FLOOR, k) for k in ex.CH04_FREE_BITS_KL),
-     sum(ex.CH04_FREE_BITS_KL)),  # forgot the floor
+    (ex.check_ch04_free_bits, _free_bits(), [float(KL.sum(1).mean())]),
     (ex.check_ch04_cyclical_beta,
      min(1.0, ((ex.CH04_CYCLICAL["step"] % 250) / 250) / ex.CH04_CYCLICAL["ratio"]),
-     ex.CH04_CYCLICAL["step"] / ex.CH04_CYCLICAL["total_steps"]),  # one linear ramp
-    (ex.check_ch04_active_units,
-     int((torch.tensor(ex.CH04_ACTIVE_MU).var(0, correction=0) > 0.01).sum()),
-     4),
+     [0.5, 0.9]),
+    (ex.check_ch04_active_units, int((MU.var(0, correction=0) > 0.01).sum()), [1, 0]),
 ]
 
 
-@pytest.mark.parametrize("check, right, wrong", CASES)
-def test_right_passes_wrong_raises_none_reminds(check, right, wrong, checker_contract):
-    checker_contract(check, right, [wrong])
+@pytest.mark.parametrize("check, right, wrongs", CASES)
+def test_contract_and_rounded_answers_pass(check, right, wrongs, checker_contract):
+    checker_contract(check, right, wrongs)
+    check(round(right, 2))
+
+
+def test_free_bits_per_example_floor_is_named():
+    per_example = float(KL.clamp(min=FLOOR).sum(1).mean())
+    assert abs(per_example - _free_bits()) > 0.1  # the exercise separates the two
+    with pytest.raises(AssertionError, match="each example"):
+        ex.check_ch04_free_bits(per_example)
+    with pytest.raises(AssertionError, match="floor is missing"):
+        ex.check_ch04_free_bits(float(KL.sum(1).mean()))
+    with pytest.raises(AssertionError, match="summing over the batch"):
+        ex.check_ch04_free_bits(4 * _free_bits())
+
+
+def test_free_bits_matches_the_package_objective():
+    mu = torch.sqrt(2 * KL)
+    fb = FreeBits(FLOOR)
+    assert float(fb.group_kl(mu, torch.zeros_like(mu)).clamp(min=FLOOR).sum()) == pytest.approx(
+        _free_bits())
+
+
+def test_cyclical_mistakes_are_named():
+    with pytest.raises(AssertionError, match="one linear ramp"):
+        ex.check_ch04_cyclical_beta(0.34)
+    with pytest.raises(AssertionError, match="divide by the ratio"):
+        ex.check_ch04_cyclical_beta(0.36)
+
+
+def test_active_units_divisor_and_std_mistakes_are_named():
+    assert int(active_units(MU).sum()) == 2
+    with pytest.raises(AssertionError, match="N - 1"):
+        ex.check_ch04_active_units(int((MU.var(0, correction=1) > 0.01).sum()))
+    with pytest.raises(AssertionError, match="standard deviation"):
+        ex.check_ch04_active_units(int((MU.std(0, correction=0) > 0.01).sum()))
 
 
 def test_constants_give_the_stated_values():
@@ -33,4 +74,5 @@ def test_constants_give_the_stated_values():
     assert CyclicalAnnealing(c["total_steps"], c["n_cycles"], c["ratio"])(c["step"]) == (
         pytest.approx(0.72)
     )
-    assert int(active_units(list(ex.CH04_ACTIVE_MU)).sum()) == 2
+    var = MU.var(0, correction=0)
+    assert 0.009 < float(var[2]) < 0.01 < float(MU.var(0, correction=1)[2])  # N vs N - 1 matters

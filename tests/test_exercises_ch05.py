@@ -30,6 +30,21 @@ CASES = [
 @pytest.mark.parametrize("checker, right", CASES)
 def test_right_passes_wrong_raises_none_reminds(checker, right, checker_contract):
     checker_contract(checker, right(), [right() + 0.05])
+    checker(round(right(), 2))  # the precision the exercises ask for
+
+
+def test_named_mistakes():
+    b = _indifferent_beta()
+    with pytest.raises(AssertionError, match="minus the slope"):
+        ex.check_ch05_indifferent_beta(-b)
+    with pytest.raises(AssertionError, match="inverse"):
+        ex.check_ch05_indifferent_beta(1 / b)
+    with pytest.raises(AssertionError, match="runner-up"):
+        ex.check_ch05_mig_duplicate(1.0)
+    with pytest.raises(AssertionError, match="C = c_max"):
+        ex.check_ch05_capacity_loss(120.0)
+    with pytest.raises(AssertionError, match="sign of the reconstruction"):
+        ex.check_ch05_capacity_loss(-7.5)
 
 
 def test_indifferent_beta_equalises_the_losses():
@@ -66,5 +81,5 @@ def test_capacity_loss_matches_the_objective_and_common_mistakes_fail():
 
 
 def test_non_number_is_a_type_error():
-    with pytest.raises(TypeError, match="number"):
+    with pytest.raises(TypeError, match="one number"):
         ex.check_ch05_capacity_loss([52.5])

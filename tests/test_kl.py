@@ -420,3 +420,43 @@ def test_fit_gaussian_errors():
         fit_gaussian_1d(_mixture_log_prob, "forward", init=(0.0,))
     with pytest.raises(ValueError, match="lr"):
         fit_gaussian_1d(_mixture_log_prob, "forward", lr=0.0)
+
+
+def test_binned_gaussians_rise_to_the_closed_form():
+    from course_vae.kl import kl_binned_gaussians
+
+    closed = float(kl_normal([0.3], [math.log(0.5)], [-1.0], [math.log(2.0)]))
+    widths = [1.0, 0.5, 0.25, 0.125, 0.01]
+    values = [kl_binned_gaussians(0.3, 0.5**0.5, -1.0, 2.0**0.5, h) for h in widths]
+    assert all(v <= closed + 1e-12 for v in values)  # binning never increases a KL
+    assert all(b > a for a, b in zip(values, values[1:], strict=False))  # nested refinements
+    assert closed - values[-1] < 1e-4
+    assert kl_binned_gaussians(1.0, 2.0, 1.0, 2.0, 0.1) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_binned_gaussians_reject_bad_input():
+    from course_vae.kl import kl_binned_gaussians
+
+    with pytest.raises(ValueError, match="bin_width"):
+        kl_binned_gaussians(0.0, 1.0, 0.0, 1.0, 0.0)
+    with pytest.raises(ValueError, match="s_q"):
+        kl_binned_gaussians(0.0, -1.0, 0.0, 1.0, 0.1)
+    with pytest.raises(ValueError, match="bins"):
+        kl_binned_gaussians(0.0, 1.0, 0.0, 1.0, 1e-7)
+
+
+def test_factorised_fit_reverse_underestimates_forward_matches_marginals():
+    from course_vae.kl import fit_factorised_gaussian
+
+    cov = torch.tensor([[1.0, 0.8], [0.8, 2.0]], dtype=torch.float64)
+    mean = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    m_rev, v_rev = fit_factorised_gaussian(mean, cov, "reverse", steps=400, lr=0.1)
+    m_fwd, v_fwd = fit_factorised_gaussian(mean, cov, "forward", steps=400, lr=0.1)
+    assert torch.allclose(m_rev, mean, atol=1e-3) and torch.allclose(m_fwd, mean, atol=1e-3)
+    assert torch.allclose(v_rev, 1 / torch.linalg.inv(cov).diagonal(), atol=1e-3)
+    assert torch.allclose(v_fwd, cov.diagonal(), atol=1e-3)
+    assert (v_rev < v_fwd).all()
+    with pytest.raises(ValueError, match="direction"):
+        fit_factorised_gaussian(mean, cov, "sideways")
+    with pytest.raises(ValueError, match="cov_p"):
+        fit_factorised_gaussian(mean, cov[:1], "reverse")

@@ -1,5 +1,5 @@
-"""Exercise checkers of chapter 02 (the Gaussian closed form): a KL by hand, the best sigma,
-the gradient with respect to logvar.
+"""Exercise checkers of chapter 02 (the Gaussian closed form): a KL by hand, the bug in a
+VAE loss, the sigma a reconstruction term and the KL agree on.
 """
 
 from __future__ import annotations
@@ -7,28 +7,35 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from course_vae.exercises.verdict import verdict
+from course_vae.exercises.verdict import as_number, verdict
 
 __all__ = [
-    "CH02_BEST_SIGMA_MU",
-    "CH02_GRAD_LOGVAR",
-    "CH02_GRAD_MU",
     "CH02_KL_MU",
     "CH02_KL_SIGMA",
-    "check_ch02_best_sigma",
-    "check_ch02_grad_logvar",
+    "CH02_RECON_CURVATURE",
+    "buggy_vae_loss",
+    "check_ch02_find_the_bug",
     "check_ch02_kl_by_hand",
+    "check_ch02_sigma_with_reconstruction",
 ]
 
 CH02_KL_MU = (1.0, -0.5)
 CH02_KL_SIGMA = (0.5, 1.5)
-CH02_BEST_SIGMA_MU = 2.0
-CH02_GRAD_MU = 0.7
-CH02_GRAD_LOGVAR = 1.0
+# Exercise 3: the expected reconstruction loss grows by (c / 2) sigma^2 with c = 3.
+CH02_RECON_CURVATURE = 3.0
+
+
+def _kl_terms(sigma_term, log_term, half=0.5):
+    return math.fsum(
+        half * (m**2 + sigma_term(s) - log_term(s) - 1.0)
+        for m, s in zip(CH02_KL_MU, CH02_KL_SIGMA, strict=True)
+    )
 
 
 def check_ch02_kl_by_hand(answer: Any) -> None:
-    r"""KL(N(mu, diag sigma^2) || N(0, I)) for mu = CH02_KL_MU, sigma = CH02_KL_SIGMA, in nats."""
+    r"""KL(N(mu, diag sigma^2) || N(0, I)) in nats for mu = CH02_KL_MU, sigma = CH02_KL_SIGMA,
+    to 2 decimals (pencil with two-decimal logs), or from 10^6 Monte Carlo samples (standard
+    error 0.0014; the tolerance 0.006 is four of them)."""
     from course_vae.kl import kl_normal_std
 
     logvar = [2.0 * math.log(s) for s in CH02_KL_SIGMA]
@@ -37,45 +44,133 @@ def check_ch02_kl_by_hand(answer: Any) -> None:
         "ch02 KL by hand",
         answer,
         expected,
-        1e-3,
-        "sum 1/2 (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1) over both dimensions; "
+        0.006,
+        "sum 1/2 (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1) over both dimensions, in nats; "
         "square sigma before taking the log.",
+        refine="keep three decimals in the logs (log 0.25 = -1.386, log 2.25 = 0.811).",
+        mistakes=[
+            (_kl_terms(lambda s: s**2, math.log), "log sigma in place of log sigma^2"),
+            (_kl_terms(lambda s: s, lambda s: math.log(s**2)), "sigma in place of sigma^2"),
+            (_kl_terms(math.exp, lambda s: s), "treating the given sigma as logvar"),
+            (2 * expected, "dropping the 1/2 in front of the sum"),
+            (expected / 2, "averaging over the 2 dimensions instead of summing"),
+            (expected / math.log(2), "log2: that is bits; the formula's log is natural"),
+            (-expected, "the sign: the KL is never negative"),
+        ],
     )
 
 
-def check_ch02_best_sigma(answer: Any) -> None:
-    r"""The sigma > 0 that minimises KL(N(mu, sigma^2) || N(0, 1)) for mu = CH02_BEST_SIGMA_MU."""
+def buggy_vae_loss(recon_log_lik, mu, logvar):
+    """A learner's VAE loss with bugs (chapter 02, exercise 2): do not use.
+
+    recon_log_lik: (batch,) log p(x|z) summed over pixels; mu, logvar: (batch, latent_dim).
+    """
     import torch
 
-    from course_vae.kl import kl_normal_std
+    kl = 0.5 * torch.mean(1 + logvar - mu**2 - torch.exp(logvar), dim=1)
+    return torch.mean(-recon_log_lik + kl)
 
-    # A fine grid search over sigma, so the checker does not just restate the answer.
-    sigma = torch.linspace(0.01, 5.0, 49_901, dtype=torch.float64)
-    mu = torch.full_like(sigma, CH02_BEST_SIGMA_MU)
-    kl = kl_normal_std(mu[:, None], (2.0 * torch.log(sigma))[:, None])
-    expected = float(sigma[kl.argmin()])
+
+def _ch02_batches():
+    import torch
+
+    gen = torch.Generator().manual_seed(2)
+    out = []
+    for batch, dim in ((5, 3), (8, 4)):
+        recon = -50.0 - 10.0 * torch.rand(batch, generator=gen, dtype=torch.float64)
+        mu = torch.randn(batch, dim, generator=gen, dtype=torch.float64)
+        logvar = torch.randn(batch, dim, generator=gen, dtype=torch.float64)
+        out.append((recon, mu, logvar))
+    return out
+
+
+def _variants(recon, mu, logvar) -> dict[str, float]:
+    """The right loss and the losses that known slips give, for one batch."""
+    kl_d = 0.5 * (mu**2 + logvar.exp() - logvar - 1)
+    r = float(-recon.mean())
+    return {
+        "right": r + float(kl_d.sum(1).mean()),
+        "the loss as given (both bugs)": float(buggy_vae_loss(recon, mu, logvar)),
+        "the sign of the KL: the loss must ADD KL = -0.5 * sum(1 + logvar - mu^2 - "
+        "exp(logvar)), so this version rewards a large KL": r - float(kl_d.sum(1).mean()),
+        "a mean over latent dimensions; the KL of a product is a SUM over dimensions, and "
+        "the mean shrinks it against the pixel-summed reconstruction": r
+        + float(kl_d.mean(1).mean()),
+        "a sum over the batch for the KL; average both terms over the batch": r
+        + float(kl_d.sum()),
+        "the 1/2 of the KL is missing": r + 2 * float(kl_d.sum(1).mean()),
+        "the sign of the reconstruction term: the loss is MINUS the log-likelihood": float(
+            recon.mean()
+        ) + float(kl_d.sum(1).mean()),
+        "logvar used as log sigma (exp(2 logvar) in place of exp(logvar))": r
+        + float((0.5 * (mu**2 + (2 * logvar).exp() - 2 * logvar - 1)).sum(1).mean()),
+    }
+
+
+def check_ch02_find_the_bug(fixed_loss: Any) -> None:
+    """Run the learner's corrected ``fixed_loss(recon_log_lik, mu, logvar)`` on two batches
+    and compare it with -mean(recon) + mean_batch sum_dims KL; name the bug that remains."""
+    name = "ch02 find the bug"
+    if fixed_loss is None:
+        print(f"{name}: not answered yet - write fixed_loss and pass the function itself.")
+        return
+    if not callable(fixed_loss):
+        raise TypeError(
+            f"{name}: pass the function itself (check_ch02_find_the_bug(fixed_loss)), not "
+            f"its value; got {type(fixed_loss).__name__}"
+        )
+    for recon, mu, logvar in _ch02_batches():
+        try:
+            out = fixed_loss(recon.clone(), mu.clone(), logvar.clone())
+        except Exception as exc:  # the learner's code: report, do not hide
+            raise AssertionError(
+                f"{name}: calling fixed_loss(recon_log_lik, mu, logvar) raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        value = as_number(name + " (the value fixed_loss returned)", out)
+        variants = _variants(recon, mu, logvar)
+        right = variants.pop("right")
+        if abs(value - right) <= 1e-6 * max(1.0, abs(right)):
+            continue
+        for what, wrong in variants.items():
+            if abs(value - wrong) <= 1e-6 * max(1.0, abs(wrong)):
+                raise AssertionError(f"{name}: not right yet - {what}.")
+        if abs(value - right) <= 1e-3 * abs(right):
+            raise AssertionError(
+                f"{name}: close ({value:.6g} vs {right:.6g}), but not equal. Refine: compute "
+                "in the inputs' float64 and do not round or clamp."
+            )
+        raise AssertionError(
+            f"{name}: {value:.6g} is not right (expected {right:.6g} on this batch). Hint: "
+            "loss = mean over the batch of [-recon_log_lik + KL], with KL = -0.5 * "
+            "sum over dims of (1 + logvar - mu^2 - exp(logvar))."
+        )
+    print(f"{name}: correct - your loss matches the VAE loss on both test batches.")
+
+
+def check_ch02_sigma_with_reconstruction(answer: Any) -> None:
+    r"""The sigma > 0 minimising (c/2) sigma^2 + 1/2 (mu^2 + sigma^2 - log sigma^2 - 1),
+    c = CH02_RECON_CURVATURE, to 2 decimals (found by a fine grid search, not the formula)."""
+    import torch
+
+    c = CH02_RECON_CURVATURE
+    sigma = torch.linspace(0.001, 3.0, 299_901, dtype=torch.float64)
+    loss = 0.5 * c * sigma**2 + 0.5 * (sigma**2 - torch.log(sigma**2) - 1.0)
+    expected = float(sigma[loss.argmin()])
     verdict(
-        "ch02 best sigma",
+        "ch02 sigma with a reconstruction term",
         answer,
         expected,
-        1e-3,
-        "the mu term does not depend on sigma; set d/d sigma of (sigma^2 - log sigma^2) to 0.",
-    )
-
-
-def check_ch02_grad_logvar(answer: Any) -> None:
-    r"""dKL/dlogvar at mu = CH02_GRAD_MU, logvar = CH02_GRAD_LOGVAR (one dimension), by autograd."""
-    import torch
-
-    from course_vae.kl import kl_normal_std
-
-    logvar = torch.tensor([CH02_GRAD_LOGVAR], dtype=torch.float64, requires_grad=True)
-    kl = kl_normal_std(torch.tensor([CH02_GRAD_MU], dtype=torch.float64), logvar)
-    (grad,) = torch.autograd.grad(kl, logvar)
-    verdict(
-        "ch02 gradient w.r.t. logvar",
-        answer,
-        float(grad[0]),
-        1e-4,
-        "differentiate 1/2 (exp(logvar) - logvar) with respect to logvar; mu does not enter.",
+        0.006,
+        "differentiate (c/2) sigma^2 + 1/2 (sigma^2 - log sigma^2 - 1) with respect to sigma "
+        "and set it to 0; mu does not enter.",
+        refine="give sigma to two decimals.",
+        mistakes=[
+            (1.0, "the KL alone (sigma = 1); the reconstruction term pulls sigma down"),
+            (expected**2, "sigma^2, the variance; the question asks for sigma"),
+            (math.log(expected**2), "log sigma^2; the question asks for sigma"),
+            (1.0 / math.sqrt(c), "dropping the KL's sigma^2 / 2 term (only -log sigma^2 "
+                                 "left against the reconstruction)"),
+            (math.sqrt(2.0 / (c + 2.0)), "dropping the KL's 1/2"),
+        ],
     )

@@ -1,5 +1,5 @@
-"""Exercise checkers of chapter 04 (posterior collapse): the free-bits penalty, a cyclical
-beta, the number of active units.
+"""Exercise checkers of chapter 04 (posterior collapse): the free-bits penalty of a batch
+(per-example vs batch-mean floor), a cyclical beta, the number of active units.
 """
 
 from __future__ import annotations
@@ -18,65 +18,105 @@ __all__ = [
     "check_ch04_free_bits",
 ]
 
-CH04_FREE_BITS_KL = (0.02, 0.4, 0.15, 1.3)
+# KL(q(z_d | x_n) || N(0, 1)) in nats: rows are the 4 examples of a batch, columns the
+# 3 latent dimensions.
+CH04_FREE_BITS_KL = (
+    (0.05, 0.60, 0.10),
+    (0.45, 0.02, 0.08),
+    (0.03, 0.50, 0.12),
+    (0.35, 0.04, 0.10),
+)
 CH04_FREE_BITS_FLOOR = 0.25
 CH04_CYCLICAL = {"total_steps": 1000, "n_cycles": 4, "ratio": 0.5, "step": 340}
+# Posterior means: rows are 4 inputs, columns 5 latent dimensions. Column 3's variance is
+# 0.00925 dividing by N but 0.0123 dividing by N - 1; column 4's std (0.07) is above 0.01.
 CH04_ACTIVE_MU = (
-    (0.9, 0.01, -1.2, 0.05),
-    (-0.8, -0.02, 1.1, 0.04),
-    (0.1, 0.03, 0.2, -0.06),
-    (-0.3, -0.01, -0.1, 0.08),
+    (0.9, 0.01, 0.13, 0.1, -0.6),
+    (-0.8, -0.005, -0.04, -0.1, 0.5),
+    (0.1, 0.005, 0.04, 0.0, 0.3),
+    (-0.3, -0.01, -0.13, 0.0, -0.4),
 )
 
 
 def check_ch04_free_bits(answer: Any) -> None:
-    r"""The free-bits KL penalty \sum_d max(lambda, KL_d) for batch-mean KLs CH04_FREE_BITS_KL
-    and lambda = CH04_FREE_BITS_FLOOR (nats), computed with FreeBits on posteriors whose
-    per-dimension KLs are exactly those values."""
+    r"""The free-bits KL term \sum_d max(lambda, mean_n KL_{n,d}) of the batch
+    CH04_FREE_BITS_KL with lambda = CH04_FREE_BITS_FLOOR, in nats to 2 decimals, computed
+    with the package's FreeBits on posteriors whose per-example KLs are exactly those."""
     import torch
 
     from course_vae.schedules import FreeBits
 
     kl = torch.tensor(CH04_FREE_BITS_KL, dtype=torch.float64)
-    # mu_d = sqrt(2 KL_d) with sigma = 1 gives KL(q(z_d|x) || N(0, 1)) = mu_d^2 / 2 = KL_d.
-    mu = torch.sqrt(2 * kl)[None, :]
-    expected = float(FreeBits(CH04_FREE_BITS_FLOOR).group_kl(mu, torch.zeros_like(mu))
-                     .clamp(min=CH04_FREE_BITS_FLOOR).sum())
+    floor = CH04_FREE_BITS_FLOOR
+    # mu = sqrt(2 KL) with sigma = 1 gives KL(q(z_d|x) || N(0, 1)) = mu^2 / 2 = KL.
+    mu = torch.sqrt(2 * kl)
+    expected = float(FreeBits(floor).group_kl(mu, torch.zeros_like(mu)).clamp(min=floor).sum())
     verdict(
         "ch04 free-bits penalty",
         answer,
         expected,
-        1e-3,
-        "raise every dimension's KL below the floor to the floor, keep the others, then sum.",
+        0.006,
+        "first average each column (dimension) over the batch, then raise each mean below "
+        "the floor to the floor, then sum over dimensions.",
+        mistakes=[
+            (float(kl.clamp(min=floor).sum(1).mean()),
+             "the floor applied to each example's KL before averaging; free bits as in the "
+             "IAF code floors the batch-mean KL per dimension"),
+            (float(kl.sum(1).mean()), "the plain KL: the floor is missing"),
+            (float(kl.mean(0).clamp(min=floor).sum() * kl.shape[0]),
+             "summing over the batch instead of averaging"),
+            (float(kl.mean(0).clamp(max=floor).sum()), "min instead of max"),
+            (float(kl.mean(0).clamp(min=floor).mean()), "a mean over dimensions instead of "
+                                                         "a sum"),
+        ],
     )
 
 
 def check_ch04_cyclical_beta(answer: Any) -> None:
-    r"""beta at step CH04_CYCLICAL["step"] of CyclicalAnnealing(total_steps, n_cycles, ratio)."""
+    r"""beta at step CH04_CYCLICAL["step"] of CyclicalAnnealing(total_steps, n_cycles, ratio),
+    to 2 decimals."""
     from course_vae.schedules import CyclicalAnnealing
 
     c = CH04_CYCLICAL
     expected = CyclicalAnnealing(c["total_steps"], c["n_cycles"], c["ratio"])(c["step"])
+    period = c["total_steps"] / c["n_cycles"]
+    tau = (c["step"] % period) / period
     verdict(
         "ch04 cyclical beta",
         answer,
         expected,
-        1e-6,
+        0.006,
         "period = total_steps / n_cycles; tau = (step mod period) / period; "
         "beta = min(1, tau / ratio).",
+        mistakes=[
+            (c["step"] / c["total_steps"], "one linear ramp over the whole run"),
+            (tau, "tau itself: divide by the ratio R (the ramp takes R of each cycle)"),
+            (min(1.0, c["step"] / c["total_steps"] / c["ratio"]), "forgetting the cycles"),
+        ],
     )
 
 
 def check_ch04_active_units(answer: Any) -> None:
-    r"""Number of active units (Var_n mu_{n,d} > 0.01) of the posterior means CH04_ACTIVE_MU."""
+    r"""Number of active units (Var_n mu_{n,d} > 0.01, dividing by N) of CH04_ACTIVE_MU."""
+    import torch
+
     from course_vae.diagnostics import active_units
 
-    expected = int(active_units(list(CH04_ACTIVE_MU), 0.01).sum())
+    mu = torch.tensor(CH04_ACTIVE_MU, dtype=torch.float64)
+    expected = int(active_units(mu, 0.01).sum())
     verdict(
         "ch04 active units",
         answer,
         expected,
-        1e-9,
-        "for each column d take the population variance of mu_{n,d} over the rows "
-        "(divide by N) and count the columns above 0.01.",
+        0.0,
+        "for each column d take the variance of mu_{n,d} over the rows, dividing by N "
+        "(the population variance), and count the columns above 0.01.",
+        close=0.0,
+        mistakes=[
+            (int((mu.var(0, correction=1) > 0.01).sum()),
+             "dividing by N - 1: the diagnostic uses the population variance (divide by N)"),
+            (int((mu.std(0, correction=0) > 0.01).sum()),
+             "comparing the standard deviation, not the variance, with 0.01"),
+            (mu.shape[1], "counting every dimension"),
+        ],
     )

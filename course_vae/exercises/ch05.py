@@ -43,9 +43,13 @@ def check_ch05_indifferent_beta(answer: Any) -> None:
         "ch05 indifferent beta",
         answer,
         0.5 * (lo + hi),
-        1e-3,
+        0.006,
         "set D_A + beta R_A = D_B + beta R_B and solve for beta: minus the slope of the "
         "straight line through the two points of the rate-distortion plane.",
+        mistakes=[
+            (-0.5 * (lo + hi), "the slope itself; beta is minus the slope (it is > 0)"),
+            (1 / (0.5 * (lo + hi)), "rate over distortion: the inverse of beta"),
+        ],
     )
 
 
@@ -68,10 +72,15 @@ def check_ch05_mig_duplicate(answer: Any) -> None:
         "ch05 MIG of a duplicated code",
         answer,
         mig(codes, factors),
-        1e-6,
+        0.006,
         "for x the two best dimensions carry the same information (gap 0); for y the best "
         "carries all of H(y) and the runner-up nothing (gap 1); MIG averages the factors "
         "that vary.",
+        mistakes=[
+            (1.0, "'both factors are stored exactly': MIG scores the gap to the runner-up, "
+                  "and x's copy is a runner-up as good as the best"),
+            (0.0, "a gap of 0 for y too: y is stored once, its runner-up knows nothing"),
+        ],
     )
 
 
@@ -88,11 +97,21 @@ def check_ch05_capacity_loss(answer: Any) -> None:
         recon=torch.tensor([CH05_CAPACITY_RECON], dtype=torch.float64),
         kl=torch.tensor([CH05_CAPACITY_KL], dtype=torch.float64),
     )
+    c = CH05_CAPACITY
+    gap = abs(CH05_CAPACITY_KL - objective.capacity(CH05_CAPACITY_STEP))
     verdict(
         "ch05 capacity loss",
         answer,
         float(objective(terms, step=CH05_CAPACITY_STEP)),
-        1e-6,
+        0.006,
         "first C(t) = c_max * t / n_steps, then -recon + gamma * |KL - C(t)|; the loss "
         "punishes a KL below the target as much as one above it.",
+        mistakes=[
+            (-CH05_CAPACITY_RECON + c["gamma"] * abs(CH05_CAPACITY_KL - c["c_max"]),
+             "C = c_max from the start; C(t) ramps up over n_steps"),
+            (CH05_CAPACITY_RECON + c["gamma"] * gap,
+             "the sign of the reconstruction term: the loss has MINUS log p(x|z)"),
+            (-CH05_CAPACITY_RECON + gap, "forgetting gamma"),
+            (-CH05_CAPACITY_RECON + c["gamma"] * CH05_CAPACITY_KL, "forgetting C(t)"),
+        ],
     )

@@ -7,7 +7,7 @@ import numpy as np
 
 from course_vae._validate import check_keys, check_real
 
-__all__ = ["plot_gaussian_pair", "plot_kl_fits", "plot_mc_convergence"]
+__all__ = ["plot_factorised_fits", "plot_gaussian_pair", "plot_kl_fits", "plot_mc_convergence"]
 
 
 def plot_gaussian_pair(state: dict):
@@ -102,5 +102,46 @@ def plot_mc_convergence(n_samples, abs_error, std_error, slope: float | None = N
     ax.set_ylabel("error (nats)")
     ax.set_title("Monte Carlo KL: the error shrinks like $1/\\sqrt{N}$")
     ax.legend(loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_factorised_fits(mean_p, cov_p, fits: dict):
+    r"""2-D Gaussian P = N(mean_p, cov_p) and factorised fits Q = N(m, diag v) as ellipses.
+
+    Each distribution is drawn as its 1- and 2-standard-deviation contours (points
+    m + k L u, L L^T the covariance, u on the unit circle). ``fits`` maps a legend label
+    (e.g. "reverse KL(Q||P)") to ``(m, v)``. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    mean_p = np.asarray(mean_p, dtype=float)
+    cov_p = np.asarray(cov_p, dtype=float)
+    if mean_p.shape != (2,) or cov_p.shape != (2, 2):
+        raise ValueError(f"need a 2-D Gaussian, got mean {mean_p.shape}, cov {cov_p.shape}")
+    if not fits:
+        raise ValueError("fits must name at least one fit (label -> (m, v))")
+    angle = np.linspace(0.0, 2 * np.pi, 200)
+    circle = np.stack([np.cos(angle), np.sin(angle)])
+    fig, ax = plt.subplots(figsize=(5.5, 5.0))
+    items = [("target P (correlated)", mean_p, cov_p, "black", "-")]
+    styles = ["--", ":", "-."]
+    colours = ["tab:blue", "tab:orange", "tab:green"]
+    for i, (label, (m, v)) in enumerate(fits.items()):
+        m, v = np.asarray(m, dtype=float), np.asarray(v, dtype=float)
+        items.append((label, m, np.diag(v), colours[i % 3], styles[i % 3]))
+    for label, m, cov, colour, style in items:
+        chol = np.linalg.cholesky(cov)
+        for k in (1, 2):
+            pts = m[:, None] + k * chol @ circle
+            ax.plot(pts[0], pts[1], color=colour, linestyle=style,
+                    label=label if k == 1 else None, linewidth=2.0 if k == 1 else 1.0)
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"$z_1$")
+    ax.set_ylabel(r"$z_2$")
+    ax.set_title("Factorised Gaussians fitted to a correlated one\n(1 and 2 std contours)")
+    ax.legend(loc="upper left", fontsize=8)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.35 * (hi - lo))  # head room for the legend
     fig.tight_layout()
     return fig

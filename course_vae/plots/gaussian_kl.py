@@ -51,15 +51,25 @@ def plot_kl_terms_curves(
             mu, logvar = torch.zeros_like(x)[:, None], x[:, None]
         terms = kl_normal_std_terms(mu, logvar)
         for key, label in KL_TERM_LABELS.items():
-            ax.plot(x, terms[key][:, 0], label=label, linewidth=1.5)
+            # Left panel: at sigma = 1 the sigma-terms cancel and the total IS mu^2/2, so the
+            # term the panel is about is drawn wide underneath the dashed total.
+            wide = which == "mu" and key == "mu^2"
+            ax.plot(x, terms[key][:, 0], label=label, linewidth=6.0 if wide else 1.5,
+                    alpha=0.55 if wide else 1.0)
         total = kl_normal_std_unchecked(mu, logvar)  # = kl_normal_std on this valid grid
-        ax.plot(x, total, color="black", label="KL (sum)", linewidth=2.5)
+        ax.plot(x, total, color="black", label="KL (sum)", linewidth=2.0,
+                linestyle="--" if which == "mu" else "-", zorder=3)
+        if which == "logvar":
+            ax.annotate(r"$-\log\sigma^2/2 < 0$ for $\sigma > 1$: alone, a bonus",
+                        xy=(0.8 * float(x[-1]), -0.4 * float(x[-1])),
+                        xytext=(float(x[0]) + 0.2, -0.4 * float(x[-1])),
+                        arrowprops={"arrowstyle": "->", "color": "grey"}, fontsize=9)
         ax.plot([0.0], [0.0], "o", color="crimson", label=r"minimum: $\mu=0$, $\sigma=1$")
         ax.axhline(0.0, color="grey", linewidth=0.8)
         ax.set_ylabel("nats")
         ax.legend(loc="upper center")
     axes[0].set_xlabel(r"$\mu$")
-    axes[0].set_title(r"Terms against $\mu$ (with $\sigma = 1$)")
+    axes[0].set_title(r"Terms against $\mu$ (with $\sigma = 1$: the sum is $\mu^2/2$, wide)")
     axes[1].set_xlabel(r"$\log\sigma^2$")
     axes[1].set_title(r"Terms against $\log\sigma^2$ (with $\mu = 0$)")
     fig.tight_layout()
