@@ -14,7 +14,8 @@ aggregate posterior is the mixture q(z) = (1/N) \sum_n q(z|x_n).  All values in 
 The average KL splits exactly as E_x KL(q(z|x) || p(z)) = I(x; z) + KL(q(z) || p(z))
 (Hoffman & Johnson 2016): a KL spent on information about x, and a KL spent on a
 mismatch between q(z) and the prior.  :func:`latent_diagnostics` computes everything
-from one set of samples.
+from one set of samples.  Nats in context for binary images:
+:func:`independent_pixel_log_likelihood` (no latent) and :func:`binarisation_entropy`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ __all__ = [
     "LatentDiagnostics",
     "active_units",
     "aggregate_kl",
+    "binarisation_entropy",
     "encode_dataset",
+    "independent_pixel_log_likelihood",
     "kl_per_dimension",
     "latent_diagnostics",
     "model_diagnostics",
@@ -364,3 +367,39 @@ def model_diagnostics(
     """:func:`latent_diagnostics` of ``model``'s posteriors on ``data`` (:func:`encode_dataset`)."""
     mu, logvar = encode_dataset(model, data, batch_size)
     return latent_diagnostics(mu, logvar, **kwargs)
+
+
+def _unit_rows(x: Any, name: str) -> torch.Tensor:
+    x = as_float_tensor(x, name)
+    if x.dim() != 2 or len(x) == 0:
+        raise ValueError(f"{name} must have shape (n, pixels) with n >= 1, got {tuple(x.shape)}")
+    check_finite(x, name)
+    if (x < 0).any() or (x > 1).any():
+        raise ValueError(f"{name} must lie in [0, 1]")
+    return x.detach().double()
+
+
+def independent_pixel_log_likelihood(train_probs: Any, x: Any) -> torch.Tensor:
+    r"""log p(x) = \sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)] of each binary row of ``x``.
+
+    p_i = (\sum_n t_{n,i} + 1) / (N + 2) from the N rows of ``train_probs`` (pixel
+    probabilities, e.g. grey / 16, or binary images; add-one smoothing keeps p_i off 0 and 1).
+    A model with no latent variable: every pixel on its own.
+    """
+    t, x = _unit_rows(train_probs, "train_probs"), _unit_rows(x, "x")
+    if t.shape[1] != x.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} pixels but train_probs has {t.shape[1]}")
+    p = (t.sum(0) + 1) / (len(t) + 2)
+    return x @ torch.log(p) + (1 - x) @ torch.log1p(-p)
+
+
+def binarisation_entropy(grey: Any) -> torch.Tensor:
+    r"""H(x | grey) = -\sum_i [g_i log g_i + (1 - g_i) log(1 - g_i)] of x ~ Bernoulli(g), per row.
+
+    The nats of coin flips in binarising a grey image g (pixels in [0, 1]): averaged over
+    images it bounds every model's expected log-likelihood of the binarised images,
+    E log p(x) <= -H(x) <= -E_g H(x | g).
+    """
+    g = _unit_rows(grey, "grey")
+    h = -(torch.xlogy(g, g) + torch.xlogy(1 - g, 1 - g))
+    return h.sum(1)

@@ -9,13 +9,26 @@ r"""The latent plane of a 2-D (or any-D) VAE: grids of codes, the prior density,
 * :func:`traversal_codes`: the codes of a latent traversal (one latent moves, the others stay);
 * :func:`traversal_state`: one moved code of a model, decoded, with the factors the moved
   latent encodes (chapter 05's explorer).
+
+Where the codes of a data set are, from its posteriors q(z|x_n) = N(mu_n, diag exp(logvar_n)),
+n = 1..N, and their mixture, the aggregate posterior q(z) = (1/N) \sum_n q(z|x_n):
+
+* :func:`aggregate_log_density`: log q(z) at given points (e.g. a grid: a map of the holes);
+* :func:`moment_matched_gaussian` and :func:`placement_kl`: the Gaussian q_G with the mean
+  and covariance of q(z), and KL(q_G || N(0, I)) in closed form, a measure of place and
+  scale that the posteriors' widths hardly touch (they enter only through E[sigma^2]);
+* :func:`elbo_surgery`: E_n KL(q(z|x_n) || p(z)) = I(n; z) + KL(q(z) || p(z)) (Hoffman &
+  Johnson 2016), I(n; z) <= log N, and, because p is Gaussian,
+  KL(q(z) || p) = KL(q_G || p) + KL(q(z) || q_G): place and scale, plus shape;
+* :func:`sample_fitted_gaussian`, :func:`sample_fitted_mixture`: codes drawn from a Gaussian
+  or a Gaussian mixture (scikit-learn) fitted to a set of codes.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -32,7 +45,14 @@ from course_vae._validate import (
 from course_vae.kl import kl_normal_std_unchecked
 
 __all__ = [
+    "Surgery",
+    "aggregate_log_density",
+    "elbo_surgery",
     "encoding_kl",
+    "moment_matched_gaussian",
+    "placement_kl",
+    "sample_fitted_gaussian",
+    "sample_fitted_mixture",
     "latent_grid",
     "latent_point_state",
     "prior_log_density",
@@ -169,7 +189,7 @@ def traversal_codes(
 def traversal_state(model: Any, report: dict, dim: Any, value: Any, image_shape: Any) -> dict:
     r"""Decode the code ``report["z_base"]`` with z_dim set to ``value``; rank the factors it moves.
 
-    ``report`` is a :func:`course_vae.disentanglement.latent_report` of ``model``.  Returns a
+    ``report`` is a :func:`course_vae.runs.latent_report` of ``model``.  Returns a
     dict with ``z`` (d,), ``image`` (H, W) the mean image E[x|z] (sigmoid of the logits for
     a Bernoulli decoder), ``dim``, ``value``, ``kl`` the dimension's KL in nats, ``scores``
     (K',) its normalised mutual information with each factor, ``ranking`` the factor names
@@ -199,3 +219,134 @@ def traversal_state(model: Any, report: dict, dim: Any, value: Any, image_shape:
         "ranking": tuple(report["factor_names"][i] for i in order),
         "factor_names": tuple(report["factor_names"]),
     }
+
+
+# --------------------------------------------------------------------------- where the codes are
+
+
+def _posteriors(mu: Any, logvar: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    mu, logvar = as_float_tensor(mu, "mu"), as_float_tensor(logvar, "logvar")
+    if mu.dim() != 2 or len(mu) == 0 or logvar.shape != mu.shape:
+        raise ValueError(f"mu and logvar must have one shape (N, latent_dim), got "
+                         f"{tuple(mu.shape)} and {tuple(logvar.shape)}")
+    check_finite(mu, "mu")
+    check_finite(logvar, "logvar")
+    return mu.detach().double(), logvar.detach().double()
+
+
+@torch.no_grad()
+def aggregate_log_density(z: Any, mu: Any, logvar: Any) -> torch.Tensor:
+    r"""log q(z) = logsumexp_n log N(z; mu_n, diag exp(logvar_n)) - log N at each row of ``z``.
+
+    ``z`` has shape (..., latent_dim); the result (float64) has shape (...).
+    """
+    mu, logvar = _posteriors(mu, logvar)
+    z = _z(z).double()
+    if z.shape[-1] != mu.shape[1]:
+        raise ValueError(f"z has {z.shape[-1]} coordinates but the codes have {mu.shape[1]}")
+    flat = z.reshape(-1, mu.shape[1])
+    inv_std = torch.exp(-0.5 * logvar)
+    const = -0.5 * (mu.shape[1] * _LOG_2PI + logvar.sum(-1))
+    out = torch.empty(len(flat), dtype=torch.float64)
+    step = max(1, 2_000_000 // (len(mu) * mu.shape[1]))
+    for i in range(0, len(flat), step):
+        sq = (((flat[i : i + step, None] - mu[None]) * inv_std[None]) ** 2).sum(-1)
+        out[i : i + step] = torch.logsumexp(const - 0.5 * sq, dim=1) - math.log(len(mu))
+    return out.reshape(z.shape[:-1])
+
+
+def moment_matched_gaussian(mu: Any, logvar: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Mean m = mean_n mu_n and covariance S = Cov_n(mu_n) + diag(mean_n sigma_n^2) of q(z).
+
+    (The covariance over n is the population one, divided by N: these are q(z)'s moments.)
+    """
+    mu, logvar = _posteriors(mu, logvar)
+    m = mu.mean(0)
+    centred = mu - m
+    cov = centred.T @ centred / len(mu) + torch.diag(torch.exp(logvar).mean(0))
+    return m, cov
+
+
+def _gaussian_kl_to_prior(m: torch.Tensor, cov: torch.Tensor) -> float:
+    d = len(m)
+    return float(0.5 * (torch.trace(cov) + m @ m - d - torch.logdet(cov)))
+
+
+def placement_kl(mu: Any, logvar: Any) -> float:
+    r"""KL(N(m, S) || N(0, I)) = 1/2 (tr S + |m|^2 - d - log det S), (m, S) of q(z) (nats).
+
+    Zero exactly when q(z) has the prior's mean and covariance, whatever the widths of the
+    single posteriors and however clumped q(z) is.
+    """
+    return _gaussian_kl_to_prior(*moment_matched_gaussian(mu, logvar))
+
+
+class Surgery(NamedTuple):
+    """ELBO surgery of one set of posteriors (nats); see :func:`elbo_surgery`."""
+
+    mean_kl: float          # E_n KL(q(z|x_n) || p(z)), closed form
+    mutual_info: float      # I(n; z), Monte Carlo
+    aggregate_kl: float     # KL(q(z) || p(z)), Monte Carlo, same draws
+    log_n: float            # the ceiling of I(n; z)
+    placement_kl: float     # KL(q_G || p(z)), closed form
+    shape_kl: float         # KL(q(z) || q_G) = aggregate_kl - placement_kl
+    stderr: float           # standard error of the Monte Carlo terms
+
+
+@torch.no_grad()
+def elbo_surgery(mu: Any, logvar: Any, n_samples: int = 10,
+                 generator: torch.Generator | int | None = 0) -> Surgery:
+    r"""E_n KL(q(z|x_n) || p) = I(n; z) + KL(q(z) || p) = I + KL(q_G || p) + KL(q(z) || q_G).
+
+    I(n; z) = E[log q(z|x_n) - log q(z)] and KL(q(z) || p) = E[log q(z) - log p(z)] use the
+    same ``n_samples`` draws z ~ q(z|x_n) per point (by
+    :func:`course_vae.diagnostics.latent_diagnostics`); q_G is :func:`moment_matched_gaussian`.
+    The split of KL(q(z) || p) holds because log q_G - log p is quadratic in z, so its mean
+    under q(z) equals its mean under q_G.  ``stderr`` is the larger of the two estimates' SEs.
+    """
+    from course_vae.diagnostics import latent_diagnostics  # concept modules, no cycle at import
+
+    mu, logvar = _posteriors(mu, logvar)
+    diag = latent_diagnostics(mu, logvar, n_samples=n_samples, generator=generator)
+    place = placement_kl(mu, logvar)
+    agg = diag.aggregate_kl.value
+    return Surgery(
+        mean_kl=diag.mean_kl, mutual_info=diag.mutual_info.value, aggregate_kl=agg,
+        log_n=math.log(len(mu)), placement_kl=place, shape_kl=agg - place,
+        stderr=max(diag.mutual_info.stderr, diag.aggregate_kl.stderr),
+    )
+
+
+def _codes(codes: Any, n: Any) -> tuple[torch.Tensor, int]:
+    c = as_float_tensor(codes, "codes")
+    if c.dim() != 2 or len(c) < 2:
+        raise ValueError(f"codes must have shape (N, latent_dim) with N >= 2, got {tuple(c.shape)}")
+    check_finite(c, "codes")
+    return c.detach().double(), check_positive_int(n, "n")
+
+
+def sample_fitted_gaussian(
+    codes: Any, n: int, generator: torch.Generator | int = 0
+) -> torch.Tensor:
+    """``n`` draws from N(mean, covariance) of ``codes`` (maximum likelihood fit), float32."""
+    c, n = _codes(codes, n)
+    g = torch.Generator().manual_seed(generator) if isinstance(generator, int) else generator
+    m = c.mean(0)
+    cov = (c - m).T @ (c - m) / len(c)
+    chol = torch.linalg.cholesky(cov + 1e-9 * torch.eye(c.shape[1], dtype=c.dtype))
+    eps = torch.randn(n, c.shape[1], generator=g, dtype=c.dtype)
+    return (m + eps @ chol.T).float()
+
+
+def sample_fitted_mixture(
+    codes: Any, n: int, n_components: int = 10, seed: int = 0
+) -> torch.Tensor:
+    """``n`` draws from a full-covariance Gaussian mixture fitted to ``codes`` (scikit-learn EM)."""
+    from sklearn.mixture import GaussianMixture
+
+    c, n = _codes(codes, n)
+    k = check_positive_int(n_components, "n_components")
+    gm = GaussianMixture(k, covariance_type="full", random_state=int(seed)).fit(c.numpy())
+    z, _ = gm.sample(n)
+    perm = np.random.default_rng(int(seed)).permutation(n)  # sklearn returns them by component
+    return torch.as_tensor(z[perm], dtype=torch.float32)

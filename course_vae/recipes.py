@@ -9,8 +9,9 @@ decoder), the data (``dataset``; Bernoulli models train on dynamically binarised
 are tested on the test set binarised once) and the optimisation (``epochs``, ``lr``,
 ``batch_size``, ``beta``, ``model_seed`` for the initial weights, ``train_seed`` for minibatch
 order, binarisation and noise).  :func:`model_from_recipe` builds the model and
-:func:`train_recipe` trains it.  Chapter 05 sweeps beta and seeds on sprites: its budget is
-:data:`CH05_SWEEP` (and :data:`CH05_CAPACITY` for controlled capacity).
+:func:`train_recipe` trains it.  Chapter 05 sweeps beta and seeds on sprites
+(:data:`CH05_SPRITES`): its budget is :data:`CH05_SWEEP` (and :data:`CH05_CAPACITY` for
+controlled capacity).
 """
 
 from __future__ import annotations
@@ -26,10 +27,15 @@ from course_vae.train import train
 
 __all__ = [
     "CH03_BETA_VAE",
+    "CH03_SAMPLE_QUALITY",
     "CH03_VAE",
     "CH04_AR_VAE",
+    "CH04_BETA_SWEEP",
+    "CH04_REMEDIES",
+    "CH04_TEXT",
     "CH04_VAE",
     "CH05_CAPACITY",
+    "CH05_SPRITES",
     "CH05_SWEEP",
     "model_from_recipe",
     "train_recipe",
@@ -55,6 +61,20 @@ CH03_VAE: dict[str, Any] = {
 CH03_BETA_VAE: dict[str, Any] = {**CH03_VAE, "latent_dim": 8}
 """Chapter 03's beta = 0 vs beta = 1 comparison: the same model with 8 latent dimensions."""
 
+CH03_SAMPLE_QUALITY: dict[str, Any] = {
+    "feature_epochs": 40,
+    "feature_seed": 0,
+    "k": 3,
+    "n_samples": 400,
+    "mixture_components": 10,
+    "surgery_draws": 10,
+    "extra_seeds": (1,),
+}
+"""Chapter 03's sample-quality and ELBO-surgery settings: the feature net's epochs and seed
+(``sample_quality.train_feature_net``), the k of the k-NN balls, samples per model, the
+components of the mixture fitted to codes, Monte Carlo draws per posterior, and the training
+seeds of the beta = 0 / 1 models retrained to show the spread of the sample scores."""
+
 # --------------------------------------------------------------------------- chapter 04
 
 CH04_VAE: dict[str, Any] = {**CH03_VAE, "latent_dim": 8, "epochs": 60, "lr": 1e-3}
@@ -64,24 +84,77 @@ seed 0 for the weights and for training (each run sets its own beta or objective
 CH04_AR_VAE: dict[str, Any] = {**CH04_VAE, "ar_hidden": (256,)}
 """Chapter 04's autoregressive model: the same encoder and budget, a MADE decoder (256 units)."""
 
+CH04_BETA_SWEEP: dict[str, Any] = {"betas": (1.0, 1.5, 2.0, 3.0, 8.0), "seeds": (0, 1)}
+"""Chapter 04's beta sweep on the CH04_VAE budget: every beta for every seed (the seed sets
+the initial weights and the training seed)."""
+
+CH04_TEXT: dict[str, Any] = {
+    "n_train": 960,
+    "n_test": 500,
+    "train_data_seed": 0,
+    "test_data_seed": 1,
+    "embed_dim": 32,
+    "hidden": 64,
+    "latent_dim": 8,
+    "epochs": 8,
+    "lr": 5e-3,
+    "batch_size": 64,
+    "seeds": (0, 1, 2),
+    "word_dropouts": (1.0, 0.5, 0.0),
+    "iwae_samples": 10,
+    "track_every": 8,
+}
+"""Chapter 04's text VAE (:mod:`course_vae.text`): 960 training and 500 test sentences, GRU
+encoder/decoder (embedding 32, hidden 64, 8 latents), Adam 5e-3, batch 64, 8 epochs (120
+steps), seeds 0-2 (weights and training); word dropout from 1.0 (the decoder sees no previous
+word) to 0.0 (teacher forcing, the strongest decoder); log p(x) by IWAE with 10 samples; the
+KL per dimension recorded every 8 steps where the chapter draws it."""
+
+CH04_REMEDIES: dict[str, Any] = {
+    "warmup_fraction": 0.5,
+    "n_cycles": 4,
+    "ratio": 0.5,
+    "free_bits": (0.1, 0.25, 0.5),
+}
+"""Chapter 04's remedies on the collapsed text VAE: linear annealing over the first half,
+cyclical annealing (Fu et al. 2019: M = 4, R = 0.5), free bits with these floors (nats)."""
+
 # --------------------------------------------------------------------------- chapter 05
 
+CH05_SPRITES: dict[str, Any] = {
+    "size": 20,
+    "shapes": ("square", "ellipse", "triangle"),
+    "n_scales": 3,
+    "n_orientations": 1,
+    "n_x": 6,
+    "n_y": 6,
+    "test_fraction": 1 / 3,
+    "split_seed": 0,
+}
+"""Chapter 05's data: 3 shapes x 3 scales x 6 x-positions x 6 y-positions on a 20 x 20 canvas
+(centres 2 pixels apart, so every position is a whole-pixel shift): 324 images, one per
+combination; a seeded third (108 images) held out."""
+
 CH05_SWEEP: dict[str, Any] = {
-    "hidden": (64,),
-    "latent_dim": 4,
-    "epochs": 900,
-    "lr": 1e-2,
-    "batch_size": 72,
+    "channels": 16,
+    "latent_dim": 6,
+    "epochs": 60,
+    "lr": 3e-3,
+    "batch_size": 32,
     "betas": (1.0, 2.0, 4.0, 8.0, 16.0),
     "seeds": (0, 1, 2, 3, 4),
+    "control_latent_dim": 4,
+    "control_seeds": (0, 1, 2),
 }
-"""Chapter 05's beta sweep on the 144 sprites: a 256-64-4 MLP VAE (Bernoulli decoder),
-Adam 1e-2, batches of 72, 900 epochs (1800 steps), for every beta and every seed (the seed
-sets both the initial weights and the training seed)."""
+"""Chapter 05's beta sweep: a :class:`~course_vae.conv.ConvVAE` (two stride-2 convolutions of
+16 channels, 6 latents, Bernoulli decoder) on the 216 training sprites, Adam 3e-3, batches of
+32, 60 epochs (420 steps), for every beta and seed (the seed sets the initial weights and the
+training seed); the control: beta = 1 with 4 latents (as many as factors), seeds 0-2."""
 
-CH05_CAPACITY: dict[str, Any] = {"c_max": 3.5, "ramp_steps": 1400, "gamma": 100.0}
+CH05_CAPACITY: dict[str, Any] = {"c_max": 4.0, "ramp_steps": 300, "gamma": 30.0,
+                                 "seeds": (0, 1, 2)}
 """Chapter 05's controlled capacity (:class:`~course_vae.schedules.KLCapacity`): the KL
-target rises to ``c_max`` nats over ``ramp_steps`` of the 1800 steps, weight ``gamma``."""
+target rises to ``c_max`` nats over ``ramp_steps`` of the 420 steps, weight ``gamma``."""
 
 # --------------------------------------------------------------------------- building, training
 

@@ -206,7 +206,8 @@ class KLCapacity(_Plain):
     ``step=`` explicitly, or leave it out and the object counts its own calls (one call per
     optimiser step in train, starting at 0, so t matches the step a beta schedule sees).
     The count lives in ``self.step``; call :meth:`reset` before training again with the
-    same object.  Common settings: C_max = 25 nats over 10k steps, gamma = 100 to 1000.
+    same object.  Burgess et al. (2018) raise C from 0 to C_max = 25 nats over 1e5
+    iterations with gamma = 1000 on dSprites; chapter 05 uses a far shorter ramp.
     """
 
     _fields = ("c_max", "n_steps", "gamma", "c_start")

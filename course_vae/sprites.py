@@ -15,6 +15,9 @@ Bernoulli decoder.  Every combination of factor values appears exactly once, in 
 (the last factor, ``y``, varies fastest): the image of the factor indices
 ``(v_1, ..., v_K)`` sits at row :math:`\sum_k v_k \prod_{m>k} n_m` (see
 :func:`factor_index`).  Generation is deterministic and vectorised (no download).
+When the centres lie a whole number of pixels apart (e.g. ``size=20, n_x=n_y=6``: 2 pixels),
+moving a shape shifts its pixels exactly, so its area depends on shape and scale only.
+:func:`split_indices` splits the rows into a seeded training and held-out part.
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_vae._validate import check_choice, check_positive_int
+from course_vae._validate import (
+    check_choice,
+    check_nonnegative_int,
+    check_positive_int,
+    check_real,
+)
 
 __all__ = [
     "FACTOR_NAMES",
@@ -36,6 +44,7 @@ __all__ = [
     "factor_index",
     "make_sprites",
     "shape_mask",
+    "split_indices",
 ]
 
 SHAPES = ("square", "ellipse", "heart", "triangle")
@@ -267,3 +276,20 @@ def make_sprites(
         factor_values=values,
         image_shape=(size, size),
     )
+
+
+def split_indices(n: int, test_fraction: float = 1 / 3,
+                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded random split of rows 0..n-1 into (train, test) index tensors, each sorted.
+
+    ``round(n * test_fraction)`` rows go to the test part; both parts are non-empty.
+    """
+    n = check_positive_int(n, "n")
+    test_fraction = check_real(test_fraction, "test_fraction", low=0.0, high=1.0,
+                               low_open=True, high_open=True)
+    n_test = int(round(n * test_fraction))
+    if not 0 < n_test < n:
+        raise ValueError(f"test_fraction={test_fraction} of n={n} rows leaves an empty part")
+    perm = np.random.default_rng(check_nonnegative_int(seed, "seed")).permutation(n)
+    test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+    return torch.from_numpy(train), torch.from_numpy(test)

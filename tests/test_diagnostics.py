@@ -348,3 +348,26 @@ def test_diagnostics_in_on_epoch_end_do_not_change_training():
     # the hook saw the model after each epoch: the last record is the final model's
     final = model_diagnostics(model, x, n_samples=2, generator=2).as_dict()
     assert records[1] == pytest.approx(final)
+
+
+# --------------------------------------------------------------------------- nats in context
+
+from course_vae.diagnostics import binarisation_entropy, independent_pixel_log_likelihood  # noqa: E402
+
+
+def test_independent_pixels_by_hand():
+    train = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0]])  # p = (3/5, 1/5) with add-one
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    expected = [math.log(0.6) + math.log(0.8), math.log(0.4) + math.log(0.2)]
+    assert independent_pixel_log_likelihood(train, x).tolist() == pytest.approx(expected)
+    ref = torch.distributions.Bernoulli(probs=torch.tensor([0.6, 0.2])).log_prob(x).sum(-1)
+    assert independent_pixel_log_likelihood(train, x).tolist() == pytest.approx(ref.tolist())
+
+
+def test_binarisation_entropy_is_the_coin_flips():
+    g = torch.tensor([[0.5, 0.0, 1.0], [0.25, 0.75, 0.5]])
+    h = lambda p: -(p * math.log(p) + (1 - p) * math.log(1 - p))
+    expected = [math.log(2), 2 * h(0.25) + math.log(2)]
+    assert binarisation_entropy(g).tolist() == pytest.approx(expected)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        binarisation_entropy(torch.tensor([[1.5]]))

@@ -76,3 +76,98 @@ def test_bad_arguments_are_named(call, word):
 def test_point_state_needs_a_model():
     with pytest.raises(TypeError, match="model"):
         latent_point_state(object(), [0.0, 0.0])
+
+
+# --------------------------------------------------------------------------- where the codes are
+
+from course_vae.latent import (  # noqa: E402
+    aggregate_log_density,
+    elbo_surgery,
+    moment_matched_gaussian,
+    placement_kl,
+    sample_fitted_gaussian,
+    sample_fitted_mixture,
+)
+
+
+def _closed_kl(m, var):
+    return 0.5 * float((var + m**2 - 1 - torch.log(var)).sum())
+
+
+def test_identical_posteriors_carry_no_information():
+    # all N posteriors equal N(m, diag v): q(z) is that Gaussian, I = 0, KL(q || p) closed form
+    m, v = torch.tensor([0.5, -1.0]), torch.tensor([0.3, 2.0])
+    mu, logvar = m.repeat(50, 1), torch.log(v).repeat(50, 1)
+    s = elbo_surgery(mu, logvar, n_samples=20, generator=0)
+    exact = _closed_kl(m.double(), v.double())
+    assert s.mean_kl == pytest.approx(exact, abs=1e-6)
+    assert s.placement_kl == pytest.approx(exact, abs=1e-6)  # q is its own Gaussian fit
+    # Monte Carlo terms (the entropy term is closed form, log q(z) sampled): within 5 SE
+    assert abs(s.mutual_info) < 5 * s.stderr and abs(s.aggregate_kl - exact) < 5 * s.stderr
+    assert abs(s.shape_kl) < 5 * s.stderr + 0.01
+
+
+def test_separated_needles_reach_the_log_n_ceiling():
+    # N needles far apart: I(n; z) = log N exactly, and the identity mean KL = I + KL(q || p)
+    n = 8
+    mu = torch.tensor([[4.0 * i - 14.0, 0.0] for i in range(n)])
+    logvar = torch.full((n, 2), math.log(1e-4))
+    s = elbo_surgery(mu, logvar, n_samples=50, generator=0)
+    assert s.log_n == pytest.approx(math.log(n))
+    assert s.mutual_info == pytest.approx(math.log(n), abs=5 * s.stderr)
+    assert s.mean_kl == pytest.approx(s.mutual_info + s.aggregate_kl, abs=5 * s.stderr + 0.02)
+    # shape: KL(q || q_G) = -H(q) - E_q log q_G, H(q) = log N + sum_n H(q(z|x_n)) / N here
+    m, cov = moment_matched_gaussian(mu, logvar)
+    h_q = math.log(n) + 0.5 * float((math.log(2 * math.pi) + 1 + logvar[0].double()).sum())
+    # E (z - m) S^-1 (z - m) = d = 2
+    e_log_qg = -0.5 * (2 * math.log(2 * math.pi) + float(torch.logdet(cov)) + 2)
+    assert s.shape_kl == pytest.approx(-h_q - e_log_qg, abs=5 * s.stderr + 0.02)
+
+
+def test_moment_matching_and_placement():
+    mu = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [1.0, 2.0], [-1.0, 2.0]])
+    logvar = torch.log(torch.full((4, 2), 0.25))
+    m, cov = moment_matched_gaussian(mu, logvar)
+    torch.testing.assert_close(m, torch.tensor([0.0, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(cov, torch.diag(torch.tensor([1.25, 1.25], dtype=torch.float64)))
+    expected = 0.5 * (2.5 + 1.0 - 2 - 2 * math.log(1.25))
+    assert placement_kl(mu, logvar) == pytest.approx(expected, abs=1e-7)  # float32 inputs
+    # codes on the prior's moments: zero, whatever the widths
+    z = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]]) * math.sqrt(1 - 1e-2)
+    assert placement_kl(z, torch.full((4, 2), math.log(1e-2))) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_aggregate_log_density_of_one_component_is_its_gaussian():
+    z = torch.randn(30, 3, generator=torch.Generator().manual_seed(0))
+    mu, logvar = torch.tensor([[0.5, 0.0, -1.0]]), torch.tensor([[0.0, 0.5, -0.5]])
+    normal = torch.distributions.Normal(mu.double(), torch.exp(0.5 * logvar.double()))
+    ref = normal.log_prob(z.double()).sum(-1)
+    torch.testing.assert_close(aggregate_log_density(z, mu, logvar), ref)
+    two = aggregate_log_density(z, mu.repeat(2, 1), logvar.repeat(2, 1))  # the same mixture
+    torch.testing.assert_close(two, ref)
+
+
+def test_fitted_samplers_follow_their_codes():
+    g = torch.Generator().manual_seed(0)
+    codes = torch.cat([torch.randn(500, 2, generator=g) * 0.1 + 5,
+                       torch.randn(500, 2, generator=g) * 0.1 - 5])
+    zg = sample_fitted_gaussian(codes, 4000, generator=1)
+    assert zg.mean(0).abs().max() < 0.3 and (zg.std(0) - codes.std(0)).abs().max() < 0.3
+    zm = sample_fitted_mixture(codes, 400, n_components=2, seed=0)
+    assert ((zm.abs() - 5).abs() < 1).all()  # every draw near one of the two clumps
+    assert 100 < (zm[:, 0] > 0).sum() < 300   # both clumps, in random order
+    assert (zm[:200, 0] > 0).any() and (zm[:200, 0] < 0).any()
+
+
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda: elbo_surgery(torch.zeros(3, 2), torch.zeros(3, 3)), "shape"),
+        (lambda: aggregate_log_density(torch.zeros(4, 3), torch.zeros(2, 2), torch.zeros(2, 2)),
+         "coordinates"),
+        (lambda: sample_fitted_gaussian(torch.zeros(1, 2), 5), "N >= 2"),
+    ],
+)
+def test_bad_code_arguments_are_named(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()

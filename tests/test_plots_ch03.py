@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.collections
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -136,3 +137,50 @@ def test_latent_scatter_point_and_beta_comparison():
     with pytest.raises(ValueError, match="dims"):
         plot_latent_scatter(mu, labels, dims=(0, 2))
     assert latent_grid(1.0, 2).shape == (4, 2)
+
+
+def test_elbo_surgery_and_hole_map_are_labelled():
+    from course_vae.latent import elbo_surgery
+    from course_vae.plots import plot_elbo_surgery, plot_hole_map
+
+    mu = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
+    s = elbo_surgery(mu, torch.full((20, 2), -2.0), n_samples=2)
+    fig = plot_elbo_surgery({"a": s, "b": s})
+    try:
+        for ax in fig.axes:
+            _labelled(ax) if ax.get_xlabel() else (ax.get_title() and ax.get_ylabel())
+            assert ax.get_legend() is not None
+            assert any(abs(line.get_ydata()[0] - s.log_n) < 1e-9 for line in ax.get_lines())
+    finally:
+        plt.close(fig)
+    axis = np.linspace(-2, 2, 5)
+    lr = np.subtract.outer(axis, axis)
+    hole = np.array([True, False, True, False])
+    fig = plot_hole_map(axis, axis, lr, np.zeros((4, 2)), hole, np.zeros((2, 4)), np.ones((2, 4)),
+                        (2, 2))
+    try:
+        ax = fig.axes[0]
+        _labelled(ax)
+        assert ax.get_legend() is not None and "hole" in ax.get_title().lower()
+    finally:
+        plt.close(fig)
+
+
+def test_sample_quality_plot_has_a_dot_per_seed_and_the_real_ceiling():
+    from course_vae.plots import plot_sample_quality
+    from course_vae.sample_quality import PrecisionRecall
+
+    per_seed = {"a": [PrecisionRecall(0.5, 0.6), PrecisionRecall(0.4, 0.7)],
+                "b": [PrecisionRecall(0.1, 0.2), PrecisionRecall(0.2, 0.1)]}
+    fig = plot_sample_quality(per_seed, real=PrecisionRecall(0.9, 0.95))
+    try:
+        for m, ax in enumerate(fig.axes):
+            assert ax.get_title() and ax.get_ylabel() and ax.get_legend() is not None
+            scatters = [c for c in ax.collections
+                        if isinstance(c, matplotlib.collections.PathCollection)]
+            dots = np.concatenate([c.get_offsets()[:, 1] for c in scatters])
+            expected = [pr[m] for prs in per_seed.values() for pr in prs]
+            assert sorted(dots.tolist()) == pytest.approx(sorted(expected))
+            assert any(abs(line.get_ydata()[0] - (0.9, 0.95)[m]) < 1e-12 for line in ax.get_lines())
+    finally:
+        plt.close(fig)

@@ -52,3 +52,49 @@ def test_remedy_comparison_panels_and_baseline():
         plot_remedy_comparison(results, baseline="nope")
     with pytest.raises(ValueError, match="metric"):
         plot_remedy_comparison({"a": {"kl": 1.0}})
+
+
+def test_plot_beta_sweep_draws_ranks_and_counts():
+    from course_vae.plots import plot_beta_sweep
+
+    kl = [[[0.8, 0.5, 0.2], [0.7, 0.4, 0.1]], [[0.3, 0.05, 0.0], [0.2, 0.02, 0.0]]]
+    fig = plot_beta_sweep([1.0, 4.0], kl, [[3, 3], [2, 1]], [[3, 3], [1, 1]])
+    left, right = fig.axes
+    assert left.get_xlabel() == r"$\beta$" and right.get_ylabel() == "number of latent dimensions"
+    assert right.get_legend() is not None
+    with pytest.raises(ValueError):
+        plot_beta_sweep([1.0], [[0.1]], [[1]], [[1]])
+    plt.close(fig)
+
+
+def test_plot_dose_response_and_kl_over_training():
+    from course_vae.plots import plot_dose_response, plot_kl_over_training
+
+    fig = plot_dose_response([0.0, 1.0], {"KL term (nats)": [[1.0, 0.8], [0.0, 0.01]],
+                                          "log p(x) (nats)": {"VAE": [[-20, -21], [-9, -9]],
+                                                              "alone": [[-22, -22], [-9, -9]]}},
+                             xlabel="strength", ceiling=-8.4)
+    assert [ax.get_title() for ax in fig.axes] == ["KL term (nats)", "log p(x) (nats)"]
+    assert fig.get_supxlabel() == "strength"
+    assert any(line.get_linestyle() == "--" for line in fig.axes[1].lines)  # the ceiling
+    with pytest.raises(ValueError):
+        plot_dose_response([0.0], {"x": [1.0]}, xlabel="s")
+    plt.close(fig)
+    track = {"step": [0, 10, 20], "beta": [0.0, 0.5, 1.0],
+             "kl_per_dim": [[0, 0], [1, 0.5], [0.2, 0]]}
+    fig = plot_kl_over_training({"a": track, "b": track})
+    assert len(fig.axes) == 2
+    assert fig.axes[0].lines[-1].get_ydata().tolist() == [0.0, 0.5, 1.0]  # beta(t), same axis
+    plt.close(fig)
+    fig = plot_kl_over_training({"a": {**track, "beta_per_step": [0.0, 0.25, 0.5, 1.0]}})
+    assert fig.axes[0].lines[-1].get_ydata().tolist() == [0.0, 0.25, 0.5, 1.0]  # every step
+    plt.close(fig)
+
+
+def test_remedy_comparison_with_seeds_has_error_bars_and_a_plain_legend():
+    results = {"base": {"kl": [0.0, 0.01, 0.0]}, "free bits": {"kl": [0.7, 0.8, 0.6]}}
+    fig = plot_remedy_comparison(results, baseline="base", metrics={"kl": "KL (nats)"})
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "baseline level" in labels and not any("baseline: " in t for t in labels)
+    assert fig.axes[0].patches[1].get_height() == pytest.approx(0.7)
+    plt.close(fig)

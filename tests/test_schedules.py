@@ -362,3 +362,11 @@ def test_objectives_plug_into_train():
     np.testing.assert_allclose(hist_fb["train_loss"], hist_plain["train_loss"], rtol=1e-5)
     hist_fb = _tiny_run(objective=FreeBits(0.5))
     assert hist_fb["train_loss"] != hist_plain["train_loss"]
+
+
+def test_chapter_04_schedules_at_known_steps():
+    # the chapter's text runs: 120 steps, linear warm-up over the first half, M = 4, R = 0.5
+    lin = LinearAnnealing(60)
+    assert [lin(t) for t in (0, 15, 30, 60, 119)] == [0.0, 0.25, 0.5, 1.0, 1.0]
+    cyc = CyclicalAnnealing(160, n_cycles=4, ratio=0.5)  # period 40, rising over 20 steps
+    assert [cyc(t) for t in (0, 10, 20, 39, 40, 50, 160)] == [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0]

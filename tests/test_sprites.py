@@ -222,3 +222,54 @@ def test_index_of_rejects_bad_combinations(sprites):
         sprites.index_of([0, 0, 0, 0, 0], x=1)
     with pytest.raises(ValueError, match="shape must be one of"):
         shape_mask("star", 0.0, 0.0)
+
+
+# --- chapter 05's data: whole-pixel positions, no factor leaking into another ---------------
+
+
+@pytest.fixture(scope="module")
+def ch05_sprites() -> Sprites:
+    from course_vae.recipes import CH05_SPRITES
+
+    return make_sprites(**{k: v for k, v in CH05_SPRITES.items()
+                           if k not in ("test_fraction", "split_seed")})
+
+
+def test_ch05_sprites_have_four_real_factors_each_combination_once(ch05_sprites):
+    s = ch05_sprites
+    varying = {n: k for n, k in zip(s.factor_names, s.factor_sizes, strict=True) if k > 1}
+    assert varying == {"shape": 3, "scale": 3, "x": 6, "y": 6}
+    assert len(s) == 324 == len(torch.unique(s.images, dim=0))
+    assert len({tuple(r) for r in s.labels.tolist()}) == 324
+    np.testing.assert_allclose(np.diff(s.factor_values[3]), 2.0)  # whole-pixel steps
+    np.testing.assert_allclose(np.diff(s.factor_values[4]), 2.0)
+
+
+def test_ch05_area_depends_only_on_shape_and_scale(ch05_sprites):
+    s = ch05_sprites
+    area = s.images.sum(dim=1)
+    for i in range(s.factor_sizes[0]):
+        for j in range(s.factor_sizes[1]):
+            a = area[(s.labels[:, 0] == i) & (s.labels[:, 1] == j)]
+            assert len(a) == 36 and a.min() == a.max()
+    # and moving a sprite by one grid step shifts its pixels by exactly 2 columns
+    img = s.images_2d()
+    a = img[s.index_of(shape=0, scale=1, orientation=0, x=1, y=2)]
+    b = img[s.index_of(shape=0, scale=1, orientation=0, x=2, y=2)]
+    assert torch.equal(torch.roll(a, 2, dims=1), b)
+
+
+def test_split_indices_partition_and_seed():
+    from course_vae.sprites import split_indices
+
+    train, test = split_indices(324, 1 / 3, seed=0)
+    assert len(train) == 216 and len(test) == 108
+    assert sorted(torch.cat([train, test]).tolist()) == list(range(324))
+    assert torch.equal(test, torch.sort(test).values)
+    again = split_indices(324, 1 / 3, seed=0)
+    assert torch.equal(again[1], test)
+    assert not torch.equal(split_indices(324, 1 / 3, seed=1)[1], test)
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_indices(10, 1.0)
+    with pytest.raises(ValueError, match="empty"):
+        split_indices(2, 0.01)

@@ -26,9 +26,64 @@ TAG = "nbval-ignore-output"
 UNCOMPARED: dict[str, dict[str, str]] = {
     "01_kl_basics": {},
     "02_gaussian_closed_form": {},
-    "03_elbo": {},
-    "04_posterior_collapse": {},
-    "05_beta_vae": {},
+    "03_elbo": {
+        "model, history = train_recipe(CH03_VAE, digits, device=device)": "training results",
+        "pixel_baseline = independent_pixel_log_likelihood(digits.train_grey, digits.test_binary)":
+            "the training history and ELBOs of the trained model",
+        "sigma_test = torch.exp(0.5 * logvar_test)": "codes of the trained model",
+        "vae_fn = lambda x, z: cv.elbo.log_likelihood(model, x, model.decode(z))":
+            "IWAE bounds of the trained model",
+        "beta_models, beta_hist, codes = {}, {}, {}": "training results of the beta = 0 / 1 models",
+        "surgery = {beta: latent.elbo_surgery(*codes[beta], n_samples=SQ[\"surgery_draws\"], "
+        "generator=0) for beta in (1.0, 0.0)}":
+            "ELBO surgery of the trained models' codes (Monte Carlo)",
+        "real = digits.train_grey": "precision and recall in the features of a trained network",
+        'fnet = feature_nets["with \'not one digit\' class"]':
+            "scores of samples from trained models",
+        "per_seed = {name: [pr] for name, pr in quality.items()}  # seed 0, above":
+            "scores of samples from models trained with two more seeds",
+        "mu_train2, logvar_train2 = encode_dataset(model, train_fixed)":
+            "holes of a trained model's codes, scored by a trained network",
+    },
+    "04_posterior_collapse": {
+        'print("beta seed   KL   active  KL_d > 0.1   sorted KL_d (nats)")':
+            "beta sweep: trained KLs move in the 2nd-3rd decimal between CPU kernels",
+        "rec8 = mlp[8.0].reconstruct(test_x)":
+            "reconstruction spreads and ELBO gap of trained models",
+        'print("word dropout | KL (nats)     | I(x;z) (nats)  | active units | '
+        'log p(x): VAE (IWAE) | decoder alone")':
+            "text VAE dose-response: trained KL, I(x; z), IWAE log p(x)",
+        'TEXT_BASELINE = ("text VAE", "word dropout 0, seed 0")':
+            "latent diagnostics tables of trained models (4 decimals)",
+        "split = {}":
+            "closed-form KL vs Monte Carlo I + KL(q(z)||p(z)) of trained models",
+        "print(f\"{'run':20s} {'log p(x) IWAE':>15s} {'test ELBO':>15s} {'KL':>13s} "
+        "{'I(x;z)':>13s}  active units\")":
+            "remedy table: means and spreads over seeds of trained runs",
+        "during = {}  # seed 0: the total KL while beta < 1, and at the end":
+            "KL over training of annealed runs",
+        'mlp[0.1] = fit(model_from_recipe(CH04_VAE, data.input_dim), '
+        '("beta-VAE (MLP decoder)", "beta=0.1"), beta=0.1)':
+            "beta = 0.1 run: trained ELBO, KL and aggregate KL",
+        'assert b01["test_recon"] > b1["test_recon"] + 2.0  # sharper reconstructions':
+            "beta = 0.1 vs 1 vs 8: trained reconstruction terms and aggregate KLs",
+        "print(f\"{'run':48s} {'test ELBO':>10s} {'KL':>7s} {'active':>6s} {'I(x;z)':>7s}\")": (
+            "every run's training results, listed for the explorer"
+        ),
+    },
+    "05_beta_vae": {
+        'print("beta | R train  D train | R held-out  D held-out | active dims per seed")':
+            "rate, distortion and active dimensions of 25 trained conv VAEs (CPU kernels move "
+            "their 2nd decimal)",
+        "i1, i16 = betas.index(1.0), betas.index(16.0)":
+            "trained rates and held-out minus training distortion",
+        "mi_frac = {}": "mutual information of trained models' codes with the factors",
+        "mig_mean = MIG.mean(axis=1)":
+            "MIG and DCI of trained models' codes (bins and forest splits follow the codes)",
+        "on_step = {}":
+            "step at which each dimension of a capacity-trained model switches on; its rate, "
+            "distortion and MIG",
+    },
 }
 
 _IGNORED_NAMES = set(dir(builtins)) | {"math", "torch", "np", "plt", "cv", "F"}

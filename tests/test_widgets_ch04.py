@@ -97,3 +97,25 @@ def test_summarize_collapse_run_on_a_tiny_model():
     assert 0 <= s["n_active"] <= 3
     with pytest.raises(ValueError, match="test_elbo"):
         summarize_collapse_run(model, {"test_elbo": []}, x)
+
+
+def _text_summary(kl_per_dim, log_px: float) -> dict:
+    kl = torch.tensor(kl_per_dim, dtype=torch.float64)
+    return {"family": "text", "test_elbo": log_px - 0.1, "kl": float(kl.sum()), "kl_per_dim": kl,
+            "n_active": int((kl > 0.01).sum()), "mutual_info": 0.0, "aggregate_kl": 0.0,
+            "log_px": log_px, "track": {"step": [0], "beta": [1.0], "kl_per_dim": [kl.tolist()]}}
+
+
+def test_text_runs_compare_only_with_a_text_baseline(runs):
+    runs = {**runs, ("text VAE", "seed 0"): _text_summary([0.0, 0.0], -8.6),
+            ("text: free bits", "seed 0"): _text_summary([0.3, 0.4], -8.8)}
+    base = ("text VAE", "seed 0")
+    st = collapse_explorer_state(runs, "text: free bits", "seed 0", base)
+    assert st["d_kl"] == pytest.approx(0.7) and st["d_active"] == 2
+    assert "d_elbo" not in collapse_explorer_state(runs, "free bits", "lambda=0.1", base)
+    ex = CollapseExplorer(runs, baseline=base)
+    ex.remedy.value = "text: free bits"
+    html = ex.readout.value if hasattr(ex, "readout") else ex.readout_html(ex.state())
+    assert "log p(x) (IWAE) -8.80" in ex.readout_html(ex.state()) or "-8.80" in html
+    fig = ex.draw(ex.state())  # no images for a text run: the bars only
+    assert len(fig.axes) == 1

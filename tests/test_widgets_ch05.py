@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from course_vae.diagnostics import kl_per_dimension
-from course_vae.disentanglement import latent_report, mig
+from course_vae.disentanglement import mig
 from course_vae.latent import traversal_state
 from course_vae.models import VAE
 from course_vae.plots import plot_traversal_state
+from course_vae.runs import latent_report
 from course_vae.sprites import make_sprites
 from course_vae.widgets import BetaTraversalExplorer
 
@@ -172,3 +173,23 @@ def test_plot_traversal_state(sprites, models):
         plt.close(fig)
     with pytest.raises(ValueError, match="state"):
         plot_traversal_state({"image": st["image"]})
+
+
+def test_explorer_covers_the_convolutional_models():
+    from course_vae.conv import ConvVAE
+
+    sprites = make_sprites(size=8, shapes=("square", "ellipse"), n_scales=1, n_orientations=1,
+                           n_x=2, n_y=2)
+    models = {b: ConvVAE(side=8, latent_dim=3, channels=4, seed=s)
+              for s, b in enumerate((1.0, 16.0))}
+    rep = latent_report(models[1.0], sprites, base_index=1)
+    assert rep["factor_names"] == ("shape", "x", "y") and rep["scores"].shape == (3, 3)
+    ex = BetaTraversalExplorer(models, sprites, base_index=1)
+    try:
+        ex.beta.value = 16.0
+        ex.value.value = 1.5
+        beta, value, _ = _readout_numbers(ex)
+        assert (beta, value) == (16.0, 1.5)
+        assert ex.state()["image"].shape == (8, 8)
+    finally:
+        plt.close("all")

@@ -164,34 +164,55 @@ def plot_mig_vs_beta(
     mig,
     others: dict | None = None,
     title: str = r"Disentanglement against $\beta$",
+    references: dict | None = None,
+    controls: dict | None = None,
+    ylabel: str = "score (0 = entangled, 1 = disentangled)",
 ):
-    r"""MIG (and optionally other scores in [0, 1], e.g. DCI) against beta, mean ± 1 sd over seeds.
+    r"""Scores in [0, 1] against beta: every seed as a dot, the mean ± 1 sd over seeds as a line.
 
     ``mig`` and each value of ``others`` (name -> scores) have shape (n_beta,) or
-    (n_beta, n_seeds).  The beta axis is logarithmic (base 2) when every beta is > 0.
-    Returns the Figure.
+    (n_beta, n_seeds).  ``references`` (name -> a number, e.g. the score of random codes
+    and of a perfect code) are drawn as horizontal lines: the floor and the ceiling.
+    ``controls`` (name -> (beta, scores of its seeds)) are drawn as open diamonds at that
+    beta.  The beta axis is logarithmic (base 2) when every beta is > 0.  Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
     b = _betas(betas)
     series = {"MIG": mig, **(others or {})}
-    fig, ax = plt.subplots()
+    fig, ax = plt.subplots(figsize=(9.0, 4.6))
     order = np.argsort(b, kind="stable")
+    log_axis = bool((b > 0).all())
     markers = "osD^v"
     for i, (name, values) in enumerate(series.items()):
         arr, mean, sd = _per_beta(values, len(b), "mig" if name == "MIG" else f"others[{name!r}]")
-        label = name + (f" (mean ± 1 sd, {arr.shape[1]} seeds)" if arr.shape[1] > 1 else "")
-        ax.errorbar(b[order], mean[order], yerr=sd[order] if arr.shape[1] > 1 else None,
-                    fmt=markers[i % len(markers)] + "-", capsize=3, label=label)
-    if (b > 0).all():
+        n_seeds = arr.shape[1]
+        shift = 2.0 ** (0.06 * (i - (len(series) - 1) / 2)) if log_axis else 0.0
+        xs = b * shift if log_axis else b + shift
+        label = name + (f" (mean ± 1 sd, {n_seeds} seeds)" if n_seeds > 1 else "")
+        ax.errorbar(xs[order], mean[order], yerr=sd[order] if n_seeds > 1 else None,
+                    fmt=markers[i % len(markers)] + "-", color=f"C{i}", capsize=3, label=label)
+        if n_seeds > 1:
+            ax.plot(np.repeat(xs, n_seeds), arr.ravel(), ".", color=f"C{i}", alpha=0.45,
+                    label=f"{name}: single seeds")
+    for i, (name, (beta, values)) in enumerate((controls or {}).items()):
+        vals = np.atleast_1d(as_array(values, f"controls[{name!r}]"))
+        x = float(beta) * (2.0 ** -0.15 if log_axis else 1.0)
+        ax.plot(np.full(vals.shape, x), vals, "D", mfc="none", color=f"C{len(series) + i}",
+                label=name)
+    styles = ("--", ":", "-.")
+    for i, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(float(value), color="dimgrey", linestyle=styles[i % len(styles)],
+                   linewidth=1.0, label=f"{name}: {float(value):.2f}")
+    if log_axis:
         ax.set_xscale("log", base=2)
         ax.set_xticks(b[order], [f"{x:g}" for x in b[order]])
         ax.minorticks_off()
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(r"$\beta$ (weight of the KL term)")
-    ax.set_ylabel("score (0 = entangled, 1 = disentangled)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(loc="upper left")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     fig.tight_layout()
     return fig
 

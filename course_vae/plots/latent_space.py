@@ -1,5 +1,6 @@
 """Figures of the latent space (chapter 03): posterior means against the prior, decodings over
-the latent plane, one chosen point, and models trained with and without the KL term."""
+the latent plane, one chosen point, models trained with and without the KL term, the ELBO
+surgery of their average KL, and a map of the holes of the aggregate posterior."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from course_vae.plots.style import as_array, draw_image_row, show_image
 
 __all__ = [
     "plot_beta_comparison",
+    "plot_elbo_surgery",
+    "plot_hole_map",
+    "plot_sample_quality",
     "plot_latent_manifold",
     "plot_latent_point",
     "plot_latent_scatter",
@@ -125,5 +129,104 @@ def plot_latent_point(state: dict, mu, labels, image_shape: tuple[int, int]):
     show_image(ax1, np.asarray(state["image"], dtype=float).reshape(h, w))
     ax1.set_title(f"decoded at z = ({z[0]:.2f}, {z[1]:.2f})")
     ax1.set_xlabel(f"log p(z) = {state['log_prior']:.2f} nats")
+    fig.tight_layout()
+    return fig
+
+
+def plot_elbo_surgery(surgeries: dict):
+    r"""Stacked bars per model (``surgeries``: label -> :class:`course_vae.latent.Surgery`):
+    the average KL split into I(n; z), KL(q_G || p) (place and scale) and KL(q || q_G)
+    (shape), with the ceiling log N of I(n; z) as a dashed line.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not surgeries:
+        raise ValueError("surgeries must hold at least one model")
+    fig, axes = plt.subplots(1, len(surgeries), figsize=(4.2 * len(surgeries), 4.2), squeeze=False)
+    parts = (("mutual_info", r"$I(n; z)$: which data point", "tab:blue"),
+             ("placement_kl", r"KL$(q_G\,\|\,p)$: place and scale", "tab:orange"),
+             ("shape_kl", r"KL$(q\,\|\,q_G)$: shape (clumps, holes)", "tab:red"))
+    for ax, (label, s) in zip(axes[0], surgeries.items(), strict=True):
+        bottom = 0.0
+        for key, name, colour in parts:
+            v = max(getattr(s, key), 0.0)
+            ax.bar([0], [v], bottom=bottom, color=colour, width=0.5,
+                   label=f"{name} = {v:.1f}" if v >= 1 else f"{name} = {v:.2f}")
+            bottom += v
+        ax.bar([1], [s.mean_kl], color="grey", width=0.5, label=f"average KL = {s.mean_kl:.1f}")
+        ax.axhline(s.log_n, color="black", linestyle="--", linewidth=1,
+                   label=f"ceiling of $I$: log N = {s.log_n:.2f}")
+        ax.set_xticks([0, 1], ["I + aggregate KL", "average KL"])
+        ax.set_ylabel("nats")
+        ax.set_ylim(0, 1.55 * max(s.mean_kl, bottom, s.log_n))
+        ax.set_title(label)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.suptitle("ELBO surgery: average KL = I(n; z) + KL(q(z) || p(z))")
+    fig.tight_layout()
+    return fig
+
+
+def plot_hole_map(z1, z2, log_ratio, prior_z, in_hole, hole_images, dense_images,
+                  image_shape: tuple[int, int], threshold: float = 0.0, n: int = 10):
+    r"""Left: log q(z) - log p(z) over a grid (``z1``, ``z2`` axes, ``log_ratio`` of shape
+    (len(z2), len(z1)), rows in increasing z2) with prior samples ``prior_z`` overlaid, those
+    in holes (``in_hole``: log q - log p < ``threshold``, drawn as a black line) marked apart.
+    Right: decodings of prior samples in holes and in dense regions.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    h, w = check_image_shape(image_shape)
+    z1, z2, lr = as_array(z1, "z1"), as_array(z2, "z2"), as_array(log_ratio, "log_ratio")
+    pz, hole = as_array(prior_z, "prior_z"), np.asarray(in_hole, dtype=bool)
+    fig = plt.figure(figsize=(13, 5.2))
+    left, right = fig.subfigures(1, 2, width_ratios=[1.0, 1.1])
+    ax = left.add_subplot(1, 1, 1)
+    lim = float(np.nanmax(np.abs(np.clip(lr, -3, 3))))
+    mesh = ax.pcolormesh(z1, z2, np.clip(lr, -lim, lim), cmap="RdBu", vmin=-lim, vmax=lim,
+                         shading="auto")
+    left.colorbar(mesh, ax=ax, label=r"$\log q(z) - \log p(z)$ (nats)")
+    ax.contour(z1, z2, lr, levels=[threshold], colors="black", linewidths=1)
+    ax.scatter(pz[~hole, 0], pz[~hole, 1], s=6, color="white", edgecolor="black", linewidth=0.3,
+               label="prior sample where q(z) is denser")
+    ax.scatter(pz[hole, 0], pz[hole, 1], s=10, color="yellow", marker="x",
+               label=f"prior sample in a hole: log q - log p < {threshold:g} (black line)")
+    ax.set(xlabel="$z_1$", ylabel="$z_2$", aspect="equal",
+           title="Holes (red): the prior puts more mass than the codes\n"
+                 "blue: codes denser than the prior")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, ncol=1)
+    axes = right.subplots(2, n)
+    draw_image_row(axes[0], as_array(hole_images, "hole_images").reshape(-1, h * w), (h, w),
+                   "in a hole")
+    draw_image_row(axes[1], as_array(dense_images, "dense_images").reshape(-1, h * w), (h, w),
+                   "in a dense\nregion")
+    right.suptitle("Decodings of prior samples")
+    return fig
+
+
+def plot_sample_quality(per_seed: dict, real=None):
+    r"""Precision and recall (two panels) of each sample source, one dot per training seed
+    (``per_seed``: label -> list of (precision, recall)), a bar at their mean, and the scores of
+    held-out real images ``real`` (precision, recall) as a dashed ceiling.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not per_seed:
+        raise ValueError("per_seed must hold at least one source")
+    labels = list(per_seed)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for m, (ax, metric) in enumerate(zip(axes, ("precision", "recall"), strict=True)):
+        for i, label in enumerate(labels):
+            vals = np.array([float(pr[m]) for pr in per_seed[label]])
+            x = i + np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else np.array([i])
+            ax.scatter(x, vals, color="tab:blue", zorder=3,
+                       label="one training seed" if i == 0 else None)
+            ax.hlines(vals.mean(), i - 0.25, i + 0.25, color="black",
+                      label="mean over seeds" if i == 0 else None)
+        if real is not None:
+            ax.axhline(float(real[m]), color="tab:green", linestyle="--",
+                       label=f"held-out real digits ({float(real[m]):.2f})")
+        ax.set_xticks(range(len(labels)), [lbl.replace(", ", ",\n") for lbl in labels], fontsize=8)
+        ax.set(ylim=(0, 1.25), ylabel=metric, title=f"{metric} of decoded samples")
+        ax.legend(loc="upper center", ncol=3, fontsize=8)
     fig.tight_layout()
     return fig

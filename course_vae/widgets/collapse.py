@@ -16,9 +16,10 @@ __all__ = ["CollapseExplorer"]
 class CollapseExplorer(Explorer):
     """Two dropdowns (remedy, then its parameter) over runs trained in chapter 04.
 
-    Shows the run's test ELBO, KL, active units and I(x; z) (and the change against the
-    baseline run), its KL per latent dimension and a row of reconstructions.  ``runs`` maps
-    (remedy, parameter) to :func:`course_vae.runs.summarize_collapse_run` dicts; the
+    Shows the run's test ELBO, KL, active units and I(x; z) (and, for a text run, log p(x)
+    by IWAE), the change against the baseline run when the two are of one family (digits
+    or text), its KL per latent dimension and, for a digits run, a row of reconstructions.
+    ``runs`` maps (remedy, parameter) to :func:`course_vae.runs.summarize_collapse_run` dicts; the
     state comes from :func:`course_vae.runs.collapse_explorer_state`.
     """
 
@@ -64,6 +65,8 @@ class CollapseExplorer(Explorer):
             f"KL {state['kl']:.2f} nats, active units {state['n_active']} "
             f"of {len(state['kl_per_dim'])}, I(x; z) {state['mutual_info']:.2f} nats"
         )
+        if "log_px" in state:
+            text += f", log p(x) (IWAE) {state['log_px']:.2f} nats"
         if "d_elbo" in state:
             text += (
                 f"<br>vs {state['baseline']}: ELBO {state['d_elbo']:+.2f}, "

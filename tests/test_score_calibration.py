@@ -1,0 +1,84 @@
+"""Known-answer tests of the disentanglement scores at chapter 05's sample size.
+
+The chapter scores 108 held-out codes of the 324 sprites (shape x scale x x x y); at that
+size random codes must score <= 0.05, a perfect code (any order of dimensions, spare
+near-constant dimensions) >= 0.9, and a randomly rotated perfect code clearly less.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_vae.disentanglement import dci, mig, mig_details, rank_discretize
+from course_vae.recipes import CH05_SPRITES
+from course_vae.score_calibration import REFERENCE_KINDS, permute_rows, reference_codes
+from course_vae.sprites import make_sprites, split_indices
+
+
+@pytest.fixture(scope="module")
+def held_out_labels() -> np.ndarray:
+    kwargs = {k: v for k, v in CH05_SPRITES.items() if k not in ("test_fraction", "split_seed")}
+    sprites = make_sprites(**kwargs)
+    _, test = split_indices(len(sprites), CH05_SPRITES["test_fraction"],
+                            CH05_SPRITES["split_seed"])
+    return sprites.labels[test].numpy()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_known_answers_at_the_notebooks_sample_size(held_out_labels, seed):
+    v = held_out_labels
+    assert v.shape == (108, 5)
+    random_z = reference_codes(v, "random", n_dims=6, seed=seed)
+    perfect = reference_codes(v, "perfect", n_dims=6, seed=seed)
+    rotated = reference_codes(v, "rotated", n_dims=6, seed=seed)
+    assert mig(random_z, v) <= 0.05
+    assert dci(random_z, v).disentanglement <= 0.05
+    assert mig(perfect, v) >= 0.9
+    res = dci(perfect, v)
+    assert res.disentanglement >= 0.9 and res.informativeness == 1.0
+    assert mig(rotated, v) < mig(perfect, v) - 0.3
+    assert dci(rotated, v).disentanglement < res.disentanglement - 0.3
+    assert mig(permute_rows(perfect, seed), v) <= 0.05  # the link to the factors is gone
+
+
+def test_plug_in_20_bins_is_biased_where_the_calibrated_estimator_is_not(held_out_labels):
+    v = held_out_labels
+    perfect = reference_codes(v, "perfect", n_dims=6, seed=0)
+    assert mig(perfect, v, n_bins=20) < 0.85 < 0.95 < mig(perfect, v)
+    noise = np.random.default_rng(0).normal(size=(108, 6))
+    biased = mig_details(noise, v, n_bins=20).mutual_info
+    calibrated = mig_details(noise, v).mutual_info
+    assert biased.mean() > 3 * calibrated.mean()
+
+
+def test_reference_codes_shapes_and_layout(held_out_labels):
+    v = held_out_labels
+    for kind in REFERENCE_KINDS:
+        z = reference_codes(v, kind, seed=3)
+        assert z.shape == (108, 6)  # 4 varying factors + 2 spare dimensions
+        np.testing.assert_array_equal(z, reference_codes(v, kind, seed=3))
+    z = reference_codes(v, "perfect", n_dims=5, seed=1)
+    spare = z.std(axis=0) < 0.1
+    assert spare.sum() == 1
+    with pytest.raises(ValueError, match="n_dims"):
+        reference_codes(v, "perfect", n_dims=3)
+    with pytest.raises(ValueError, match="kind"):
+        reference_codes(v, "ideal")
+    rotated = reference_codes(v, "rotated", n_dims=6, seed=2)
+    perfect = reference_codes(v, "perfect", n_dims=6, seed=2)
+    # a rotation keeps the geometry: the same pairwise distances
+    np.testing.assert_allclose(np.linalg.norm(rotated[:5] - rotated[5:10], axis=1),
+                               np.linalg.norm(perfect[:5] - perfect[5:10], axis=1))
+
+
+def test_rank_discretize_equal_frequency_and_ties():
+    z = np.arange(12.0)[:, None]
+    np.testing.assert_array_equal(rank_discretize(z, 3)[:, 0], np.repeat([0, 1, 2], 4))
+    # a column with few distinct values keeps them as its bins
+    np.testing.assert_array_equal(rank_discretize(np.array([[5.0], [1.0], [5.0]]), 3)[:, 0],
+                                  [1, 0, 1])
+    # ties never split across bins
+    tied = np.array([0.0, 0, 0, 0, 0, 1, 2, 3, 4, 5])[:, None]
+    bins = rank_discretize(tied, 3)[:, 0]
+    assert len(set(bins[:5])) == 1 and bins.max() <= 2

@@ -1,0 +1,141 @@
+"""Tests of course_vae.text: the sentence generator, the GRU VAE and its ELBO conventions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from course_vae import schedules, text
+from course_vae.kl import kl_normal_std
+
+
+@pytest.fixture(scope="module")
+def sentences():
+    return text.make_sentences(200, seed=3)
+
+
+def test_sentences_follow_the_grammar(sentences):
+    assert sentences.shape == (200, text.MAX_LEN) and sentences.dtype == torch.long
+    lengths = (sentences != 0).sum(1) - 1  # words, without <eos>
+    assert int(lengths.min()) >= 7 and int(lengths.max()) <= 11
+    topic_of = {w: t for t, parts in text.TOPICS.items() for lst in parts.values() for w in lst}
+    for s in text.decode_tokens(sentences):
+        words = s.split()
+        assert words[0] == "the" and words[-1] == "."
+        topics = {topic_of[w] for w in words if w in topic_of}
+        assert len(topics) == 1  # the topic fixes every content word
+    assert torch.equal(sentences, text.make_sentences(200, seed=3))  # seeded
+    assert not torch.equal(sentences, text.make_sentences(200, seed=4))
+
+
+def test_every_topic_and_option_appears(sentences):
+    decoded = " ".join(text.decode_tokens(sentences))
+    for parts in text.TOPICS.values():
+        assert any(w in decoded for w in parts["noun"])
+    for optional in ("very", "and"):
+        assert optional in decoded
+
+
+def test_exact_log_prob_is_a_normalised_distribution():
+    # sum over every sentence of the grammar of p(x) = 1: count them by structure
+    total = 0.0
+    for _very in (0, 1):
+        for adj2 in (0, 1):
+            for more in (0, 1):
+                n_sentences = 4 * 3 * 3 * 2 * 3 * 3 ** adj2 * 2 ** more
+                total += n_sentences * 0.25 * 0.125 / (3 * 3 * 2 * 3 * 3 ** adj2 * 2 ** more)
+    assert total == pytest.approx(1.0)
+    one = text.make_sentences(1, seed=0)
+    words = text.decode_tokens(one)[0].split()
+    n_content = sum(w not in ("the", "a", "very", "and", ".") for w in words)
+    assert n_content >= 4
+    lp = text.sentence_log_prob(one).item()
+    assert lp < math.log(0.25) + 3 * math.log(0.5)
+
+
+def test_model_shapes_and_likelihood_normalisation(sentences):
+    model = text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=3)
+    x = sentences[:5]
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (5, 3)
+    inputs = model.decoder_inputs(x)
+    assert inputs[:, 0].eq(text.VOCAB.index("<bos>")).all()
+    z = torch.randn(4, 5, 3)
+    assert model.log_likelihood(x, z, inputs).shape == (4, 5)
+    # normalised: the per-token distributions sum to 1 over the vocabulary
+    with torch.no_grad():
+        emb = torch.cat([model.embed(inputs), z[0][:, None, :].expand(-1, inputs.shape[1], -1)], -1)
+        states, _ = model.decoder(emb, torch.tanh(model.z_to_h(z[0]))[None])
+        probs = torch.softmax(model.out(states), -1)
+    assert torch.allclose(probs.sum(-1), torch.ones(5, text.MAX_LEN))
+    # log p(x|z) is the sum of the per-token log probabilities up to <eos>
+    ll = model.log_likelihood(x, z[0], inputs)
+    manual = (probs.log().gather(-1, x[..., None]).squeeze(-1) * (x != 0)).sum(-1)
+    assert torch.allclose(ll, manual, atol=1e-5)
+
+
+def test_word_dropout_replaces_only_words():
+    x = text.make_sentences(50, seed=1)
+    model = text.TextVAE(seed=0, hidden=8, embed_dim=4, latent_dim=2)
+    kept = model.decoder_inputs(x, 0.0)
+    dropped = model.decoder_inputs(x, 1.0, torch.Generator().manual_seed(0))
+    unk = text.VOCAB.index("<unk>")
+    assert (dropped[:, 0] == kept[:, 0]).all()  # <bos> stays
+    assert ((dropped == unk) == ((kept != 0) & (torch.arange(x.shape[1]) > 0))).all()
+
+
+def test_elbo_terms_follow_the_course_conventions(sentences):
+    model = text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=3)
+    x = sentences[:7]
+    terms = text.text_elbo_terms(model, x, beta=2.0, generator=torch.Generator().manual_seed(0))
+    assert terms.recon.shape == terms.kl.shape == (7,)
+    assert torch.allclose(terms.kl, kl_normal_std(terms.mu, terms.logvar))  # summed over latents
+    assert torch.allclose(terms.loss, -(terms.recon - 2.0 * terms.kl).mean())  # mean over batch
+    alone = text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=3, use_latent=False)
+    t2 = text.text_elbo_terms(alone, x)
+    assert (t2.kl == 0).all()
+    exact = text.text_iwae(alone, x, n_samples=3)
+    assert torch.allclose(exact, t2.recon.double(), atol=1e-5)  # decoder alone: exact log p(x)
+
+
+def test_iwae_is_at_least_the_elbo_on_average(sentences):
+    model = text.TextVAE(seed=1, hidden=16, embed_dim=8, latent_dim=3)
+    x = sentences[:40]
+    elbo = text.evaluate_text(model, x)["elbo"]
+    iwae = text.text_iwae(model, x, n_samples=20).mean().item()
+    assert iwae > elbo - 0.05
+
+
+def test_train_text_tracks_kl_and_beta(sentences):
+    model = text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=2)
+    sched = schedules.LinearAnnealing(4)
+    hist = text.train_text(model, sentences[:64], sentences[64:96], epochs=2, batch_size=16,
+                           beta=sched, track_every=2, seed=0)
+    assert hist["step"] == [0, 2, 4, 6, 8]
+    assert hist["beta"] == [0.0, 0.5, 1.0, 1.0, 1.0]
+    assert hist["beta_per_step"] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0]
+    assert all(len(k) == 2 for k in hist["kl_per_dim"])
+    assert len(hist["test_elbo"]) == 1 and math.isfinite(hist["test_elbo"][0])
+    again = text.train_text(text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=2),
+                            sentences[:64], sentences[64:96], epochs=2, batch_size=16,
+                            beta=sched, track_every=2, seed=0)
+    assert again["test_elbo"] == hist["test_elbo"]  # seeded
+    fb = text.train_text(text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=2),
+                         sentences[:64], sentences[64:96], epochs=1, batch_size=32,
+                         objective=schedules.FreeBits(0.5), track_every=None)
+    assert fb["step"] == [2]
+
+
+def test_bad_input():
+    with pytest.raises(ValueError):
+        text.make_sentences(0)
+    model = text.TextVAE(seed=0, hidden=8, embed_dim=4, latent_dim=2)
+    x = text.make_sentences(4)
+    with pytest.raises(ValueError):
+        text.train_text(model, x, x, word_dropout=1.5)
+    with pytest.raises(ValueError):
+        text.train_text(model, x, x, epochs=0)
+    with pytest.raises(ValueError):
+        text.TextVAE(latent_dim=0)
