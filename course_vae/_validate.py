@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -213,3 +213,12 @@ def check_broadcast(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) 
         raise ValueError(
             f"{name_a}.shape={tuple(a.shape)} and {name_b}.shape={tuple(b.shape)} do not broadcast"
         ) from exc
+
+
+def check_beta_schedule(beta: Any, name: str = "beta") -> Callable[[int], float]:
+    """``beta`` as a function of the optimiser step: a callable as it is, a number >= 0 as a
+    constant function; else raise naming ``name``."""
+    if callable(beta):
+        return beta
+    fixed = check_real(beta, name, low=0.0)
+    return lambda _step: fixed

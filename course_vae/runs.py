@@ -32,6 +32,17 @@ __all__ = [
 ]
 
 
+def _latent_fields(diag: Any) -> dict:
+    """The latent-space numbers of a :class:`~course_vae.diagnostics.LatentDiagnostics`."""
+    return {
+        "kl_per_dim": diag.kl_per_dim.detach().cpu().double(),
+        "n_active": diag.n_active,
+        "mutual_info": diag.mutual_info.value,
+        "mutual_info_stderr": diag.mutual_info.stderr,
+        "aggregate_kl": diag.aggregate_kl.value,
+    }
+
+
 def summarize_collapse_run(model: Any, history: dict, test_x: Any, n_images: int = 8) -> dict:
     r"""The numbers chapter 04 shows for one trained model, as a plain dict.
 
@@ -55,11 +66,7 @@ def summarize_collapse_run(model: Any, history: dict, test_x: Any, n_images: int
         "test_elbo": float(history["test_elbo"][-1]),
         "test_recon": float(history["test_recon"][-1]),
         "kl": float(history["test_kl"][-1]),
-        "kl_per_dim": diag.kl_per_dim.detach().cpu().double(),
-        "n_active": diag.n_active,
-        "mutual_info": diag.mutual_info.value,
-        "mutual_info_stderr": diag.mutual_info.stderr,
-        "aggregate_kl": diag.aggregate_kl.value,
+        **_latent_fields(diag),
         "originals": originals.detach().cpu().float(),
         "reconstructions": recons.detach().cpu().float(),
     }
@@ -85,11 +92,7 @@ def summarize_text_run(model: Any, history: dict, test_tokens: Any, word_dropout
         "family": "text",
         "test_elbo": float(history["test_elbo"][-1]),
         "kl": float(history["test_kl"][-1]),
-        "kl_per_dim": diag.kl_per_dim.detach().cpu().double(),
-        "n_active": diag.n_active,
-        "mutual_info": diag.mutual_info.value,
-        "mutual_info_stderr": diag.mutual_info.stderr,
-        "aggregate_kl": diag.aggregate_kl.value,
+        **_latent_fields(diag),
         "log_px": float(log_px.mean()),
         "track": {k: history[k] for k in ("step", "beta", "kl_per_dim", "beta_per_step")
                   if k in history},

@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from course_vae._validate import (
+    check_beta_schedule,
     check_callable,
     check_positive_int,
     check_probability,
@@ -272,11 +273,7 @@ def train_text(
         track_every = check_positive_int(track_every, "track_every")
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     word_dropout = check_probability(word_dropout, "word_dropout")
-    if callable(beta):
-        beta_fn = beta
-    else:
-        fixed = check_real(beta, "beta", low=0.0)
-        beta_fn = lambda _step: fixed  # noqa: E731
+    beta_fn = check_beta_schedule(beta)
     if objective is not None:
         check_callable(objective, "objective", "objective(terms, beta) -> loss")
     g = torch.Generator().manual_seed(check_seed(seed))

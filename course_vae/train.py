@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from course_vae._validate import (
+    check_beta_schedule,
     check_callable,
     check_device,
     check_finite,
@@ -167,11 +168,7 @@ def _check_args(
     check_positive_int(eval_batch_size, "eval_batch_size")
     seed = check_seed(seed)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
-    if callable(beta):
-        beta_fn = beta
-    else:
-        fixed = check_real(beta, "beta", low=0.0)
-        beta_fn = lambda _step: fixed  # noqa: E731
+    beta_fn = check_beta_schedule(beta)
     if objective is not None:
         check_callable(objective, "objective", "objective(terms, beta) -> loss")
     if on_epoch_end is not None:
