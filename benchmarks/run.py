@@ -98,38 +98,49 @@ def bench_kl() -> list[Row]:
         q = Normal(m, torch.exp(0.5 * lv))
         return kl_divergence(q, Normal(torch.zeros_like(m), torch.ones_like(m))).sum(-1)
 
+    def reference_scalar(m: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:
+        return kl_divergence(Normal(m, torch.exp(0.5 * lv)), Normal(0.0, 1.0)).sum(-1)
+
+    def one_liner(m: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (m**2 + lv.exp() - lv - 1).sum(-1)
+
     best = _interleaved_best(
         {
             "ours": lambda: kl_normal_std(mu, logvar),
             "torch": lambda: reference(mu, logvar),
+            "torch_scalar": lambda: reference_scalar(mu, logvar),
+            "one_liner": lambda: one_liner(mu, logvar),
             "ours_fb": lambda: kl_normal_std(mu_g, logvar_g).sum().backward(),
             "torch_fb": lambda: reference(mu_g, logvar_g).sum().backward(),
         },
-        rounds=30,
-        calls=10,
+        rounds=200,
+        calls=5,
     )
-    fwd = best["torch"] / best["ours"]
-    fb = best["torch_fb"] / best["ours_fb"]
+
+    def ratio(theirs: str, ours: str = "ours") -> float:
+        return best[theirs] / best[ours]
 
     def times(ours: str, theirs: str) -> str:
         return f"{best[ours] * 1e3:.3f} ms vs {best[theirs] * 1e3:.3f} ms per call"
 
-    setting = f"4096x32 float32, {torch.get_num_threads()} threads, best of 30 interleaved"
-    return [
-        (
-            f"kl_normal_std vs torch kl_divergence(Normal, Normal).sum(-1), forward ({setting}): "
-            "speed ratio = torch time / our time",
-            f"{fwd:.2f}x ({times('ours', 'torch')})",
-            ">= 1",
-            "yes" if fwd >= 1 else "NO",
-        ),
-        (
-            f"the same, forward + backward ({setting})",
-            f"{fb:.2f}x ({times('ours_fb', 'torch_fb')})",
-            "report",
-            "-",
-        ),
-    ]
+    setting = f"4096x32 float32, {torch.get_num_threads()} threads, best of 200 interleaved"
+    rows = []
+    for key, form in (("torch", "Normal(zeros_like(mu), ones_like(mu))"),
+                      ("torch_scalar", "Normal(0., 1.)")):
+        r = ratio(key)
+        rows.append((
+            f"kl_normal_std vs torch kl_divergence(Normal(mu, std), {form}).sum(-1), forward "
+            f"({setting}): speed ratio = torch time / our time",
+            f"{r:.2f}x ({times('ours', key)})", ">= 1", "yes" if r >= 1 else "NO"))
+    r = ratio("one_liner")
+    rows.append((
+        "kl_normal_std vs the one-line formula 0.5*(mu**2 + lv.exp() - lv - 1).sum(-1) (one "
+        f"elementwise pass, cancels near logvar = 0), forward ({setting})",
+        f"{r:.2f}x ({times('ours', 'one_liner')})", "report", "-"))
+    r = ratio("torch_fb", "ours_fb")
+    rows.append((f"kl_normal_std vs torch (tensor prior), forward + backward ({setting})",
+                 f"{r:.2f}x ({times('ours_fb', 'torch_fb')})", "report", "-"))
+    return rows
 
 
 def _ch03_recipe() -> dict:
@@ -207,7 +218,20 @@ def bench_train() -> list[Row]:
         _plain_loop(m, grey, test_x, epochs, r["lr"], r["batch_size"], seed=0)
         t_plain.append((time.perf_counter() - t0) / epochs)
     ratio = min(t_ours) / min(t_plain)
+    # the fastest epoch of a wider model (was a timed unit test: targets live here)
+    wide = cv.VAE(input_dim=data.input_dim, hidden=(256, 256), latent_dim=2, seed=0)
+    stamps = [time.perf_counter()]
+    cv.train.train(wide, train_bin, test_x, epochs=6, seed=0, progress=False,
+                   on_epoch_end=lambda epoch, hist: stamps.append(time.perf_counter()))
+    fastest = min(b - a for a, b in zip(stamps[:-1], stamps[1:], strict=True))
     return [
+        (
+            "one epoch of train() on the digits (hidden=(256, 256), latent=2, batch 128, "
+            "fastest of 6)",
+            f"{fastest * 1e3:.0f} ms",
+            "< 500 ms",
+            "yes" if fastest < 0.5 else "NO",
+        ),
         (
             f"training loop vs plain PyTorch loop, per epoch (digits, hidden={tuple(r['hidden'])}, "
             f"latent={r['latent_dim']}, batch={r['batch_size']}, best of 5)",

@@ -2,31 +2,34 @@
 
 Each module holds what its name says:
 
-* maths: ``kl`` (divergences), ``coding`` (codes and extra bits), ``elbo`` (ELBO, IWAE),
-  ``gradients`` (reparameterised vs score-function estimators), ``linear_gaussian``
-  (a latent model with an exact posterior), ``diagnostics`` (active units, I(x; z),
-  aggregate KL), ``disentanglement`` (MIG, DCI, what each latent of a model encodes);
-* data and models: ``data`` (digits, datasets), ``mnist`` (MNIST files: download, IDX),
-  ``sprites`` (images with known factors), ``models`` (the MLP VAE, the
-  reparameterisation), ``made`` (an autoregressive decoder), ``checkpoint``, ``rng``
-  (random generators);
-* training: ``train`` (the one loop), ``schedules`` (beta schedules, free bits,
-  capacity), ``recipes`` (every chapter's model and budget settings), ``runs``
-  (summaries of trained runs that tables and explorers read);
-* the chapters' tools: ``latent`` (points, traversals), ``sample_quality``, ``notebook``
-  (seeds, determinism, style), and three packages: ``plots`` (one module per concept,
+* maths: ``kl`` (every divergence of the course, the Gaussian closed forms), ``coding``
+  (codes and extra bits), ``elbo`` (ELBO, IWAE), ``gradients`` (reparameterised vs
+  score-function estimators), ``linear_gaussian`` (a latent model with an exact
+  posterior), ``diagnostics`` (active units, I(x; z), the aggregate posterior),
+  ``disentanglement`` (MIG, DCI), ``score_calibration`` (known-answer codes), ``latent``
+  (points, traversals, ELBO surgery), ``sample_quality``;
+* data and models: ``data`` (digits, datasets), ``mnist`` (MNIST files), ``sprites``
+  (images with known factors), ``text`` (sentences and a text VAE), ``models`` (the MLP
+  VAE, the likelihoods, the reparameterisation), ``made`` (an autoregressive decoder),
+  ``conv`` (a convolutional VAE), ``rng`` (random generators);
+* training: ``train`` (the one loop for every model), ``schedules`` (beta schedules, free
+  bits, capacity), ``recipes`` (every chapter's budget and the builders that train it),
+  ``runs`` (summaries of trained runs that tables read);
+* presentation: ``explorer_state`` (what each explorer shows), ``notebook`` (seeds,
+  determinism, style), and three packages: ``plots`` (one module per concept,
   ``plots.style`` for the look), ``widgets`` (one explorer per chapter on ``widgets.base``)
   and ``exercises`` (answer checkers, ``exercises.ch01`` ... ``ch05``).
 """
 
 from course_vae import (
-    checkpoint,
     coding,
+    conv,
     data,
     diagnostics,
     disentanglement,
     elbo,
     exercises,
+    explorer_state,
     gradients,
     kl,
     latent,
@@ -41,11 +44,12 @@ from course_vae import (
     runs,
     sample_quality,
     schedules,
+    score_calibration,
     sprites,
+    text,
     train,
     widgets,
 )
-from course_vae.checkpoint import load_checkpoint, save_checkpoint
 from course_vae.data import load_dataset
 from course_vae.kl import (
     fit_gaussian_1d,
@@ -64,13 +68,14 @@ __version__ = "0.1.0"
 __all__ = [
     "VAE",
     "VAEConfig",
-    "checkpoint",
     "coding",
+    "conv",
     "data",
     "diagnostics",
     "disentanglement",
     "elbo",
     "exercises",
+    "explorer_state",
     "fit_gaussian_1d",
     "gradients",
     "kl",
@@ -82,7 +87,6 @@ __all__ = [
     "kl_quadrature",
     "latent",
     "linear_gaussian",
-    "load_checkpoint",
     "load_dataset",
     "made",
     "mnist",
@@ -93,11 +97,12 @@ __all__ = [
     "rng",
     "runs",
     "sample_quality",
-    "save_checkpoint",
     "schedules",
+    "score_calibration",
     "setup_notebook",
     "show_source",
     "sprites",
+    "text",
     "train",
     "widgets",
 ]

@@ -26,6 +26,13 @@ def as_float_tensor(x: Any, name: str) -> torch.Tensor:
     return torch.from_numpy(arr.copy())
 
 
+def as_float64(x: Any, name: str) -> torch.Tensor:
+    """``x`` as a finite float64 tensor, else raise naming ``name``."""
+    t = as_float_tensor(x, name).to(torch.float64)
+    check_finite(t, name)
+    return t
+
+
 def check_finite(t: torch.Tensor, name: str) -> None:
     """Raise ValueError naming ``name`` if ``t`` holds NaN or +-inf."""
     if not torch.isfinite(t).all():
@@ -51,9 +58,17 @@ def check_probability(x: Any, name: str, *, open_left: bool = False) -> float:
 
 
 def check_pair(
-    a: Any, b: Any, name_a: str, name_b: str, last_dim: str = "the latent dimension"
+    a: Any,
+    b: Any,
+    name_a: str,
+    name_b: str,
+    last_dim: str = "the latent dimension",
+    scan: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two finite floating tensors (b in a's dtype) that broadcast, with a last dimension."""
+    """Two finite floating tensors (b in a's dtype) that broadcast, with a last dimension.
+
+    ``scan=False`` checks types and shapes only (O(1)); the caller then checks its result.
+    """
     a = as_float_tensor(a, name_a)
     b = as_float_tensor(b, name_b)
     if a.dim() == 0 or b.dim() == 0:
@@ -63,7 +78,7 @@ def check_pair(
     # or +-inf), and one sum per tensor costs far less than isfinite + all.  A non-finite sum
     # (a bad value, or an overflow of large finite values) falls back to the exact checks,
     # which name the argument.
-    if not bool(torch.isfinite(a.detach().sum() + b.detach().sum())):
+    if scan and not bool(torch.isfinite(a.detach().sum() + b.detach().sum())):
         check_finite(a, name_a)
         check_finite(b, name_b)
     return a, b.to(a.dtype)
@@ -222,3 +237,70 @@ def check_beta_schedule(beta: Any, name: str = "beta") -> Callable[[int], float]
         return beta
     fixed = check_real(beta, name, low=0.0)
     return lambda _step: fixed
+
+
+def check_last_dim(t: Any, name: str, dim: int) -> torch.Tensor:
+    """Return ``t`` if it is a floating tensor of shape (..., dim), else raise naming ``name``.
+
+    O(1): types and shapes only, no scan of the values (models call it on every forward pass).
+    """
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating tensor of shape (..., {dim}), got {type(t).__name__}"
+            + (f" of dtype {t.dtype}" if isinstance(t, torch.Tensor) else "")
+        )
+    if t.dim() == 0 or t.shape[-1] != dim:
+        raise ValueError(f"{name} must have shape (..., {dim}), got {tuple(t.shape)}")
+    return t
+
+
+def check_model(model: Any, name: str = "model") -> Any:
+    """Return ``model`` if it is one of the course's latent-variable models, else TypeError.
+
+    A course model is a ``torch.nn.Module`` with ``encode(x) -> (mu, logvar)`` and
+    ``log_likelihood(x, z, generator) -> (log p(x|z), decoder output)`` (the MLP, MADE, conv
+    and text VAEs).
+    """
+    if not (
+        isinstance(model, torch.nn.Module)
+        and callable(getattr(model, "encode", None))
+        and callable(getattr(model, "log_likelihood", None))
+        and callable(getattr(model, "check_data", None))
+    ):
+        raise TypeError(
+            f"{name} must be a course_vae model (VAE, ConvVAE, AutoregressiveVAE or TextVAE), "
+            f"got {type(model).__name__}"
+        )
+    return model
+
+
+def check_posteriors(mu: Any, logvar: Any | None = None) -> Any:
+    """Posterior parameters of N codes: mu (N, d) with N, d >= 1, and logvar of mu's shape.
+
+    Returns the detached, finite tensors (mu alone when ``logvar`` is None).  For functions
+    that read a whole set of codes at once (diagnostics, the aggregate posterior).
+    """
+    mu = as_float_tensor(mu, "mu")
+    if mu.dim() != 2 or mu.shape[0] == 0 or mu.shape[1] == 0:
+        raise ValueError(f"mu must have shape (n, latent_dim) with n >= 1, got {tuple(mu.shape)}")
+    check_finite(mu, "mu")
+    if logvar is None:
+        return mu.detach()
+    logvar = as_float_tensor(logvar, "logvar")
+    if logvar.shape != mu.shape:
+        raise ValueError(
+            f"logvar.shape={tuple(logvar.shape)} must equal mu.shape={tuple(mu.shape)}"
+        )
+    check_finite(logvar, "logvar")
+    return mu.detach(), logvar.detach().to(mu.dtype)
+
+
+def codes_array(codes: Any, name: str = "codes", shape: str = "(n, d)") -> np.ndarray:
+    """A finite float64 array of shape (n, d) with n >= 2 rows and d >= 1 columns."""
+    t = as_float_tensor(codes, name)
+    if t.ndim != 2:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    if t.shape[0] < 2 or t.shape[1] < 1:
+        raise ValueError(f"{name} needs at least 2 rows and 1 column, got {tuple(t.shape)}")
+    check_finite(t, name)
+    return t.detach().cpu().double().numpy()

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_vae._validate import check_positive_int, check_seed
-from course_vae.models import VAE, VAEConfig, _check_last_dim
+from course_vae._validate import check_last_dim, check_positive_int, check_seed
+from course_vae.models import VAE, VAEConfig
 
 __all__ = ["ConvVAE"]
 
@@ -58,7 +58,7 @@ class ConvVAE(VAE):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) of q(z|x) for flat images x (..., side**2)."""
-        _check_last_dim(x, "x", self.config.input_dim)
+        check_last_dim(x, "x", self.config.input_dim)
         lead = x.shape[:-1]
         h = self.encoder(x.reshape(-1, 1, self.side, self.side))
         h = h.reshape(*lead, 2 * self.config.latent_dim)
@@ -66,7 +66,7 @@ class ConvVAE(VAE):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Bernoulli logits (..., side**2) at z."""
-        _check_last_dim(z, "z", self.config.latent_dim)
+        check_last_dim(z, "z", self.config.latent_dim)
         lead = z.shape[:-1]
         h = self.decoder_in(z.reshape(-1, self.config.latent_dim)).reshape(-1, *self._feat)
         return self.decoder(h).reshape(*lead, self.config.input_dim)

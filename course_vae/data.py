@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import Dataset
 
 from course_vae._validate import (
     check_choice,
@@ -53,7 +53,6 @@ __all__ = [
     "load_digits",
     "load_mnist",
     "make_image_dataset",
-    "make_loader",
     "read_idx",
     "sha256_file",
     "write_idx",
@@ -176,69 +175,11 @@ class ImageDataset:
             return self.train_binary(), self.test_binary
         return self.train_grey, self.test_grey
 
-    def loader(
-        self,
-        split: str = "train",
-        batch_size: int = 128,
-        binary: bool = True,
-        shuffle: bool | None = None,
-        seed: int = 0,
-    ) -> DataLoader:
-        """A DataLoader of (image, label) batches for ``split`` ("train" or "test").
-
-        ``binary=True`` gives the binarised images (a fixed draw for "test"; for "train"
-        one draw from ``seed``: call ``loader.dataset.resample`` to redraw), ``False`` the
-        grey levels.  Shuffles the training split by default, from a generator seeded with
-        ``seed``.
-        """
-        check_choice(split, "split", ("train", "test"))
-        shuffle = split == "train" if shuffle is None else bool(shuffle)
-        if split == "train":
-            ds: Dataset = (
-                self.train_binary(seed)
-                if binary
-                else TensorDataset(self.train_grey, self.train_labels)
-            )
-        else:
-            x = self.test_binary if binary else self.test_grey
-            ds = TensorDataset(x, self.test_labels)
-        return make_loader(ds, batch_size=batch_size, shuffle=shuffle, seed=seed)
-
     def __repr__(self) -> str:
         return (
             f"ImageDataset(name={self.name!r}, image_shape={self.image_shape}, "
             f"levels={self.levels}, n_train={self.n_train}, n_test={self.n_test})"
         )
-
-
-def make_loader(
-    data: Dataset | torch.Tensor,
-    batch_size: int = 128,
-    shuffle: bool = True,
-    seed: int = 0,
-    labels: torch.Tensor | None = None,
-) -> DataLoader:
-    """A DataLoader over ``data`` (a Dataset, or a tensor with optional ``labels``).
-
-    The shuffling order comes from a ``torch.Generator`` seeded with ``seed``, so two
-    loaders made with the same seed yield the same batches.
-    """
-    batch_size = check_positive_int(batch_size, "batch_size")
-    seed = check_seed(seed)
-    if isinstance(data, torch.Tensor):
-        bad = labels is not None and (
-            not isinstance(labels, torch.Tensor) or len(labels) != len(data)
-        )
-        if bad:
-            raise ValueError(
-                f"labels must be a tensor with one entry per row of data ({len(data)}), got "
-                f"{len(labels) if isinstance(labels, torch.Tensor) else type(labels).__name__}"
-            )
-        data = TensorDataset(data) if labels is None else TensorDataset(data, labels)
-    elif not isinstance(data, Dataset):
-        raise TypeError(f"data must be a torch Dataset or a tensor, got {type(data).__name__}")
-    gen = torch.Generator().manual_seed(seed)
-    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=gen)
 
 
 def _stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

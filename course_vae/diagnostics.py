@@ -29,18 +29,19 @@ import torch
 from course_vae._validate import (
     as_float_tensor,
     check_finite,
-    check_pair,
     check_positive_int,
+    check_posteriors,
     check_real,
 )
-from course_vae.kl import kl_normal_std_unchecked
-from course_vae.models import reparameterize_unchecked
+from course_vae.kl import kl_normal_std
+from course_vae.models import reparameterize
 from course_vae.rng import as_generator
 
 __all__ = [
     "Estimate",
     "LatentDiagnostics",
     "active_units",
+    "aggregate_log_density",
     "aggregate_kl",
     "binarisation_entropy",
     "encode_dataset",
@@ -63,24 +64,10 @@ class Estimate(NamedTuple):
     stderr: float
 
 
-def _check_means(mu: Any) -> torch.Tensor:
-    mu = as_float_tensor(mu, "mu")
-    if mu.dim() != 2 or mu.shape[0] == 0 or mu.shape[1] == 0:
-        raise ValueError(f"mu must have shape (n, latent_dim) with n >= 1, got {tuple(mu.shape)}")
-    return mu
-
-
-def _check_posteriors(mu: Any, logvar: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    mu, logvar = check_pair(_check_means(mu), logvar, "mu", "logvar", "latent_dim")
-    if logvar.shape != mu.shape:
-        raise ValueError(
-            f"logvar.shape={tuple(logvar.shape)} must equal mu.shape={tuple(mu.shape)}"
-        )
-    return mu.detach(), logvar.detach()
 
 
 def _kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return kl_normal_std_unchecked(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(0)
+    return kl_normal_std(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(0)
 
 
 def _activity(mu: torch.Tensor) -> torch.Tensor:
@@ -101,19 +88,14 @@ def encode_dataset(
     batch goes to the device of the model's parameters.  Returns two (n, latent_dim)
     tensors on that device.
     """
-    if not callable(getattr(model, "encode", None)):
+    if callable(getattr(model, "check_data", None)):  # a course model checks its own data
+        data = model.check_data(data, "data")
+    elif not callable(getattr(model, "encode", None)):
         raise TypeError(
             f"model must have an encode(x) -> (mu, logvar) method, got {type(model).__name__}"
         )
-    if not isinstance(data, torch.Tensor) or not data.is_floating_point():
-        raise TypeError(
-            f"data must be a float tensor (n, input_dim) (e.g. a binarised test set), "
-            f"got {type(data).__name__}"
-        )
-    if data.dim() < 2 or data.shape[0] == 0:
-        raise ValueError(
-            f"data must have shape (n, input_dim) with n >= 1, got {tuple(data.shape)}"
-        )
+    elif not isinstance(data, torch.Tensor) or data.dim() < 2 or data.shape[0] == 0:
+        raise ValueError(f"data must be a tensor (n, ...) with n >= 1, got {type(data).__name__}")
     batch_size = check_positive_int(batch_size, "batch_size")
     params = list(model.parameters()) if hasattr(model, "parameters") else []
     device = params[0].device if params else data.device
@@ -139,7 +121,7 @@ def kl_per_dimension(mu: Any, logvar: Any) -> torch.Tensor:
     :func:`~course_vae.kl.kl_normal_std` on one dimension at a time; the sum over d is the
     data-average of ``kl_normal_std(mu, logvar)``.
     """
-    return _kl_per_dim(*_check_posteriors(mu, logvar))
+    return _kl_per_dim(*check_posteriors(mu, logvar))
 
 
 def posterior_mean_variance(mu: Any) -> torch.Tensor:
@@ -147,7 +129,7 @@ def posterior_mean_variance(mu: Any) -> torch.Tensor:
 
     The population variance (divide by N) of the posterior means across the data.
     """
-    mu = _check_means(mu)
+    mu = check_posteriors(mu)
     check_finite(mu, "mu")
     return _activity(mu)
 
@@ -179,29 +161,43 @@ def _mixture_terms(
 ) -> dict[str, torch.Tensor]:
     r"""Draw z_{s,n} ~ q(z|x_n) (s = 1..S) and evaluate, for each draw (shape (S*N,)):
 
-    ``log_qz`` = log q(z) = logsumexp_m log q(z | x_m) - log N (the exact mixture density),
-    ``log_pz`` = log N(z; 0, I), and ``neg_entropy`` = E_{q(z|x_n)}[log q(z|x_n)]
-    = -1/2 \sum_d (log 2 pi + 1 + logvar_{n,d}) of the draw's own posterior (closed form).
-
-    The noise eps is drawn all at once (S, N, d), so the draws do not depend on ``chunk_size``.
-    The squared distances \sum_d (z_d - mu_{m,d})^2 / sigma_{m,d}^2 of ``chunk_size`` draws to
-    all N posteriors are expanded into matrix products ("matmul", fast); when z^2 / sigma^2 is
-    so large that the expansion would lose more than about 1e-6 nats to cancellation (tiny
-    variances far from 0), the differences are formed explicitly ("direct", slower).
+    ``log_qz`` = log q(z) (:func:`aggregate_log_density`), ``log_pz`` = log N(z; 0, I), and
+    ``neg_entropy`` = E_{q(z|x_n)}[log q(z|x_n)] = -1/2 \sum_d (log 2 pi + 1 + logvar_{n,d})
+    of the draw's own posterior (closed form).  The noise eps is drawn all at once (S, N, d),
+    so the draws do not depend on ``chunk_size``.
     """
     dtype = _work_dtype(mu)
     mu, logvar = mu.to(dtype), logvar.to(dtype)
     n, d = mu.shape
     gen = as_generator(generator, mu.device)
     eps = torch.randn((n_samples, n, d), generator=gen, device=mu.device, dtype=dtype)
-    z = reparameterize_unchecked(mu, logvar, eps).reshape(-1, d)  # row s*N + n is z_{s,n}
-    # log N(z; mu_m, sigma_m^2) = -1/2 sum_d ((z - mu_m)/sigma_m)^2 + const_m
+    z = reparameterize(mu, logvar, eps).reshape(-1, d)  # row s*N + n is z_{s,n}
+    log_qz = _log_aggregate(z, mu, logvar, chunk_size, method)
+    log_pz = -0.5 * (z**2).sum(-1) - 0.5 * d * _LOG_2PI
+    neg_entropy = (-0.5 * (_LOG_2PI + 1 + logvar).sum(-1)).repeat(n_samples)
+    return {"log_qz": log_qz, "log_pz": log_pz, "neg_entropy": neg_entropy}
+
+
+def _log_aggregate(
+    z: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    chunk_size: int | None = None,
+    method: str = "auto",
+) -> torch.Tensor:
+    r"""log q(z) = logsumexp_m log N(z; mu_m, diag sigma_m^2) - log N at each row of z (M, d).
+
+    The squared distances \sum_d (z_d - mu_{m,d})^2 / sigma_{m,d}^2 of ``chunk_size`` rows to
+    all N posteriors are expanded into matrix products ("matmul", fast); when z^2 / sigma^2 is
+    so large that the expansion would lose more than about 1e-6 nats to cancellation (tiny
+    variances far from 0), the differences are formed explicitly ("direct", slower).
+    """
+    n, d = mu.shape
     const = -0.5 * (d * _LOG_2PI + logvar.sum(-1))  # (N,)
     if method == "auto":
         # rounding error of the expansion ~ eps * max (|z|^2 + |mu|^2) / sigma^2
         scale = ((z**2).sum(-1).max() + (mu**2).sum(-1).max()) * torch.exp(-logvar).max()
-        tol = 1e-6 / torch.finfo(dtype).eps
-        method = "matmul" if float(scale) < tol else "direct"
+        method = "matmul" if float(scale) < 1e-6 / torch.finfo(mu.dtype).eps else "direct"
     if method == "matmul":
         prec = torch.exp(-logvar)  # (N, d) 1 / sigma^2
         prec_mu = prec * mu
@@ -210,7 +206,7 @@ def _mixture_terms(
     else:
         inv_std = torch.exp(-0.5 * logvar)
         chunk = chunk_size or max(1, _CHUNK_ELEMENTS // (n * d))
-    log_qz = torch.empty(z.shape[0], device=mu.device, dtype=dtype)
+    log_qz = torch.empty(z.shape[0], device=mu.device, dtype=mu.dtype)
     for start in range(0, z.shape[0], chunk):
         zc = z[start : start + chunk]
         if method == "matmul":
@@ -220,9 +216,25 @@ def _mixture_terms(
             sq = (((zc.unsqueeze(1) - mu.unsqueeze(0)) * inv_std.unsqueeze(0)) ** 2).sum(-1)
             log_q = const - 0.5 * sq
         log_qz[start : start + chunk] = torch.logsumexp(log_q, dim=1) - math.log(n)
-    log_pz = -0.5 * (z**2).sum(-1) - 0.5 * d * _LOG_2PI
-    neg_entropy = (-0.5 * (_LOG_2PI + 1 + logvar).sum(-1)).repeat(n_samples)
-    return {"log_qz": log_qz, "log_pz": log_pz, "neg_entropy": neg_entropy}
+    return log_qz
+
+
+@torch.no_grad()
+def aggregate_log_density(z: Any, mu: Any, logvar: Any) -> torch.Tensor:
+    r"""log q(z) = logsumexp_n log N(z; mu_n, diag exp(logvar_n)) - log N at each row of ``z``.
+
+    q(z) = (1/N) \sum_n q(z|x_n) is the aggregate posterior of the N codes (mu, logvar).
+    ``z`` has shape (..., latent_dim); the result (float64) has shape (...).  E.g. on a grid:
+    a map of where q(z) falls below the prior (its holes).
+    """
+    mu, logvar = (t.double() for t in check_posteriors(mu, logvar))
+    z = as_float_tensor(z, "z")
+    if z.dim() == 0 or z.shape[-1] != mu.shape[1]:
+        raise ValueError(f"z has {z.shape[-1] if z.dim() else 0} coordinates but the codes have "
+                         f"{mu.shape[1]}")
+    check_finite(z, "z")
+    flat = z.detach().double().reshape(-1, mu.shape[1]).to(mu.device)
+    return _log_aggregate(flat, mu, logvar).reshape(z.shape[:-1])
 
 
 def _estimate(w: torch.Tensor) -> Estimate:
@@ -250,7 +262,7 @@ def mutual_information(
     ``generator`` (int seed by default) draws the noise; memory stays bounded by
     evaluating ``chunk_size`` draws against all N posteriors at a time.
     """
-    mu, logvar = _check_posteriors(mu, logvar)
+    mu, logvar = check_posteriors(mu, logvar)
     n_samples, chunk_size = _check_sampling(n_samples, chunk_size)
     t = _mixture_terms(mu, logvar, n_samples, generator, chunk_size)
     return _estimate(t["neg_entropy"] - t["log_qz"])
@@ -272,7 +284,7 @@ def aggregate_kl(
     come out slightly negative when q(z) is close to the prior.  Seeded by ``generator``;
     chunked like :func:`mutual_information`.
     """
-    mu, logvar = _check_posteriors(mu, logvar)
+    mu, logvar = check_posteriors(mu, logvar)
     n_samples, chunk_size = _check_sampling(n_samples, chunk_size)
     t = _mixture_terms(mu, logvar, n_samples, generator, chunk_size)
     return _estimate(t["log_qz"] - t["log_pz"])
@@ -340,7 +352,7 @@ def latent_diagnostics(
     E_x KL(q(z|x) || p(z)) (their difference is Monte Carlo noise of E[log p(z)] only).
     Arguments as in :func:`active_units` and :func:`mutual_information`.
     """
-    mu, logvar = _check_posteriors(mu, logvar)
+    mu, logvar = check_posteriors(mu, logvar)
     n_samples, chunk_size = _check_sampling(n_samples, chunk_size)
     threshold = check_real(threshold, "threshold", low=0.0)
     kl_d = _kl_per_dim(mu, logvar)

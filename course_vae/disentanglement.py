@@ -42,13 +42,13 @@ from course_vae._validate import (
     check_nonnegative_int,
     check_positive_int,
     check_real,
+    codes_array,
 )
 
 __all__ = [
     "DCIResult",
     "MIGResult",
     "dci",
-    "dci_disentanglement",
     "dci_from_importance",
     "discrete_entropy",
     "discrete_mutual_info",
@@ -61,19 +61,11 @@ __all__ = [
 ]
 
 
-def _codes_array(codes: Any, name: str = "codes", shape: str = "(n, d)") -> np.ndarray:
-    t = as_float_tensor(codes, name)
-    if t.ndim != 2:
-        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
-    if t.shape[0] < 2 or t.shape[1] < 1:
-        raise ValueError(f"{name} needs at least 2 rows and 1 column, got {tuple(t.shape)}")
-    check_finite(t, name)
-    return t.detach().cpu().double().numpy()
 
 
 def factor_indices(factors: Any, name: str = "factors") -> np.ndarray:
     """Map each column of ``factors`` (n, K) to integer indices 0..m_k-1 of its sorted values."""
-    arr = _codes_array(factors, name, "(n, K)")
+    arr = codes_array(factors, name, "(n, K)")
     out = np.empty(arr.shape, dtype=np.int64)
     for k in range(arr.shape[1]):
         out[:, k] = np.unique(arr[:, k], return_inverse=True)[1].reshape(-1)
@@ -81,7 +73,7 @@ def factor_indices(factors: Any, name: str = "factors") -> np.ndarray:
 
 
 def _codes_and_factors(codes: Any, factors: Any) -> tuple[np.ndarray, np.ndarray]:
-    z = _codes_array(codes)
+    z = codes_array(codes)
     v = factor_indices(factors)
     if z.shape[0] != v.shape[0]:
         raise ValueError(
@@ -97,7 +89,7 @@ def histogram_discretize(codes: Any, n_bins: int = 20) -> np.ndarray:
     Returns int64 bin indices in [0, n_bins) (a constant column goes to bin 0), like
     disentanglement_lib's ``np.digitize(x, np.histogram(x, n_bins)[1][:-1])`` minus one.
     """
-    z = _codes_array(codes)
+    z = codes_array(codes)
     n_bins = check_positive_int(n_bins, "n_bins")
     lo, hi = z.min(axis=0) / 2, z.max(axis=0) / 2  # halved: no overflow for spans near 1e308
     span = hi - lo
@@ -157,7 +149,7 @@ def rank_discretize(codes: Any, n_bins: int) -> np.ndarray:
     A column with at most ``n_bins`` distinct values is already discrete: its bins are the
     indices of its sorted distinct values.  Returns int64 (n, d) bin indices.
     """
-    z = _codes_array(codes)
+    z = codes_array(codes)
     n_bins = check_positive_int(n_bins, "n_bins")
     n = z.shape[0]
     out = np.empty(z.shape, dtype=np.int64)
@@ -385,8 +377,3 @@ def dci(
         code_weights=rho,
         per_factor_accuracy=accuracy,
     )
-
-
-def dci_disentanglement(codes: Any, factors: Any, **kwargs: Any) -> float:
-    """DCI disentanglement D in [0, 1] (see :func:`dci`; keyword arguments go to it)."""
-    return dci(codes, factors, **kwargs).disentanglement

@@ -2,16 +2,18 @@ r"""The ELBO and the importance-weighted (IWAE) bound, per example, in nats.
 
 ELBO(x) = E_{q(z|x)}[log p(x|z)] - KL(q(z|x) || p(z)) <= log p(x).
 
-* ``recon`` = log p(x|z) for one reparameterised z ~ q(z|x), SUMMED over pixels;
+* ``recon`` = log p(x|z) for one reparameterised z ~ q(z|x), SUMMED over pixels (or tokens);
 * ``kl``    = KL(q(z|x) || N(0, I)) in closed form (:func:`course_vae.kl.kl_normal_std`),
   SUMMED over latent dimensions;
-* the training loss AVERAGES over the batch: loss = -mean(recon - beta * kl).
+* the training loss AVERAGES over the batch: loss = -mean(recon - beta * kl)
+  (:func:`beta_elbo_loss`).
+
+:func:`elbo` works for every model of the course: the model supplies q(z|x) (``encode``)
+and log p(x|z) (its ``log_likelihood`` method); the reparameterisation is
+:func:`course_vae.models.reparameterize`.
 
 IWAE_K(x) = log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x): IWAE_1 has the ELBO as its
 expectation, E[IWAE_K] grows with K and tends to log p(x).
-
-:func:`elbo` checks its input and calls :func:`elbo_terms`, the training loop's path, built
-from :func:`decode` and :func:`log_likelihood_unchecked` (the model's log p(x|z)).
 """
 
 from __future__ import annotations
@@ -22,100 +24,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from course_vae._validate import (
     as_float_tensor,
+    check_bool,
     check_callable,
     check_finite,
-    check_pair,
+    check_model,
     check_positive_int,
     check_real,
 )
-from course_vae.kl import kl_normal_std_unchecked
-from course_vae.models import VAE, reparameterize_unchecked
+from course_vae.kl import kl_normal_std
+from course_vae.models import reparameterize
 from course_vae.rng import as_generator
 
 __all__ = [
     "ELBOTerms",
-    "bernoulli_log_likelihood",
     "beta_elbo_loss",
-    "decode",
     "elbo",
-    "elbo_terms",
-    "gaussian_log_likelihood",
     "importance_log_weights",
     "iwae_bound",
     "iwae_from_log_weights",
-    "log_likelihood",
-    "log_likelihood_unchecked",
 ]
-
-_LOG_2PI = math.log(2 * math.pi)
-
-
-def bernoulli_log_likelihood(x: Any, logits: Any) -> torch.Tensor:
-    r"""log p(x|z) = \sum_i [x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i)] (= -BCE, summed).
-
-    Summed over the last dimension (the pixels); stable for any finite logits.  A
-    normalised likelihood only for binary ``x``: against grey levels it is not.
-    """
-    x, logits = check_pair(x, logits, "x", "logits", "the pixels")
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError("x must lie in [0, 1] for a Bernoulli likelihood")
-    x, logits = torch.broadcast_tensors(x, logits)
-    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-
-
-def gaussian_log_likelihood(x: Any, mean: Any, std: Any = 1.0) -> torch.Tensor:
-    r"""log N(x; mean, std^2 I) = -1/2 \sum_i [((x_i - m_i)/s_i)^2 + 2 log s_i + log 2 pi].
-
-    Summed over the last dimension; ``std`` is a positive number or a tensor that
-    broadcasts against ``x`` (a fixed or a given standard deviation).
-    """
-    x, mean = check_pair(x, mean, "x", "mean", "the pixels")
-    std = as_float_tensor(std, "std").to(x.dtype)
-    check_finite(std, "std")
-    if (std <= 0).any():
-        raise ValueError("std must be positive")
-    try:
-        torch.broadcast_shapes(x.shape, mean.shape, std.shape)
-    except RuntimeError as exc:
-        raise ValueError(f"std.shape={tuple(std.shape)} does not broadcast against x") from exc
-    return _gaussian_ll(x, mean, std)
-
-
-def _gaussian_ll(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor | float) -> torch.Tensor:
-    std_t = torch.as_tensor(std, dtype=mean.dtype, device=mean.device)
-    out = ((x - mean) / std_t) ** 2 + 2 * torch.log(std_t) + _LOG_2PI
-    return -0.5 * torch.broadcast_to(out, torch.broadcast_shapes(x.shape, mean.shape)).sum(-1)
-
-
-def log_likelihood_unchecked(model: VAE, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
-    r"""log p(x|z) per example, summed over pixels, for ``model``'s likelihood (no input checks).
-
-    Bernoulli: \sum_i [x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i)] with logits
-    l = ``decoded``; Gaussian: log N(x; decoded, obs_std^2 I).  The training loop's path:
-    :func:`log_likelihood` checks its input first.
-    """
-    if model.config.likelihood == "bernoulli":
-        x = torch.broadcast_to(x, decoded.shape)
-        return -F.binary_cross_entropy_with_logits(decoded, x, reduction="none").sum(-1)
-    return _gaussian_ll(x, decoded, model.config.obs_std)
-
-
-def decode(model: VAE, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The decoder output at z; an autoregressive decoder (``needs_x``) also reads x."""
-    return model.decode(z, x) if getattr(model, "needs_x", False) else model.decode(z)
-
-
-def log_likelihood(model: VAE, x: Any, decoded: Any) -> torch.Tensor:
-    """log p(x|z) per example for ``model``'s likelihood, from its decoder output ``decoded``."""
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a course_vae VAE, got {type(model).__name__}")
-    if model.config.likelihood == "bernoulli":
-        return bernoulli_log_likelihood(x, decoded)
-    return gaussian_log_likelihood(x, decoded, model.config.obs_std)
 
 
 @dataclass
@@ -124,7 +54,8 @@ class ELBOTerms:
 
     ``recon`` = log p(x|z) at one z ~ q(z|x); ``kl`` = KL(q(z|x) || p(z)); ``elbo`` =
     recon - kl; ``loss`` = -mean(recon - beta * kl), the scalar to minimise.  ``mu``,
-    ``logvar``, ``z`` and ``decoded`` are kept for objectives that need them.
+    ``logvar``, ``z`` and ``decoded`` (the decoder's output at z) are kept for objectives
+    that need them.
     """
 
     recon: torch.Tensor
@@ -148,13 +79,17 @@ class ELBOTerms:
         beta: float = 1.0,
     ) -> ELBOTerms:
         """The terms from recon = log p(x|z) and q's (mu, logvar): KL, ELBO and loss follow."""
-        kl = kl_normal_std_unchecked(mu, logvar)
-        loss = beta_elbo_loss(recon, kl, beta)
-        return cls(recon, kl, recon - kl, loss, mu, logvar, z, decoded, beta)
+        kl = kl_normal_std(mu, logvar)
+        return cls(recon, kl, recon - kl, beta_elbo_loss(recon, kl, beta), mu, logvar, z,
+                   decoded, beta)
 
 
 def beta_elbo_loss(recon: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-    r"""loss = -mean_batch(recon - beta * kl): per-example sums, averaged over the batch."""
+    r"""loss = -mean_batch(recon - beta * kl): per-example sums, averaged over the batch.
+
+    The one loss of the course: minimising it maximises the beta-weighted ELBO, so the KL
+    enters with a plus sign.
+    """
     beta = check_real(beta, "beta", low=0.0)
     if not (isinstance(recon, torch.Tensor) and isinstance(kl, torch.Tensor)):
         raise TypeError("recon and kl must be tensors of per-example values")
@@ -163,53 +98,30 @@ def beta_elbo_loss(recon: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> 
     return -(recon - beta * kl).mean()
 
 
-def elbo_terms(
-    model: VAE, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None
-) -> ELBOTerms:
-    r"""The ELBO's terms for a minibatch x, one z = mu + exp(logvar/2) * eps per example.
-
-    recon = log p(x|z) (summed over pixels), kl = KL(q(z|x) || N(0, I)) (summed over latents),
-    loss = -mean_batch(recon - beta * kl).  No input checks (the training loop's path):
-    :func:`elbo` checks them and takes an int seed as ``generator``.
-    """
-    mu, logvar = model.encode(x)
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    z = reparameterize_unchecked(mu, logvar, eps)
-    decoded = decode(model, z, x)
-    recon = log_likelihood_unchecked(model, x, decoded)
-    kl = kl_normal_std_unchecked(mu, logvar)
-    # minimise minus the beta-weighted ELBO: the KL enters the loss with a plus sign
-    loss = -(recon - beta * kl).mean()
-    return ELBOTerms(recon, kl, recon - kl, loss, mu, logvar, z, decoded, beta)
-
-
-def _check_model_x(model: Any, x: Any) -> torch.Tensor:
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a course_vae VAE, got {type(model).__name__}")
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError("x must be a floating tensor of shape (batch, input_dim)")
-    if x.dim() != 2 or x.shape[-1] != model.config.input_dim:
-        raise ValueError(
-            f"x must have shape (batch, {model.config.input_dim}), got {tuple(x.shape)}"
-        )
-    check_finite(x, "x")
-    if model.config.likelihood == "bernoulli" and x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError("x must lie in [0, 1] for a Bernoulli decoder (binarise it first)")
-    return x
-
-
 def elbo(
-    model: VAE, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | int | None = None
+    model: Any,
+    x: torch.Tensor,
+    beta: float = 1.0,
+    generator: torch.Generator | int | None = None,
+    check_input: bool = True,
 ) -> ELBOTerms:
-    r"""The (beta-weighted) ELBO of a minibatch ``x`` under ``model``, with one z per example.
+    r"""The (beta-weighted) ELBO of a minibatch ``x`` under ``model``, one z per example.
 
-    Returns :class:`ELBOTerms`: per-example ``recon`` = log p(x|z), ``kl`` =
+    z = mu + exp(logvar/2) * eps (eps from ``generator``, a ``torch.Generator`` or an int
+    seed); returns :class:`ELBOTerms`: per-example ``recon`` = log p(x|z), ``kl`` =
     KL(q(z|x) || N(0, I)), ``elbo`` = recon - kl, and ``loss`` = -mean(recon - beta * kl).
-    ``generator`` (a ``torch.Generator`` or an int seed) draws the noise eps.
+    ``check_input=False`` skips the scan of x's values for a caller that checked its data
+    once already (the training loop does, per data set; as scikit-learn's ``check_input``).
     """
-    x = _check_model_x(model, x)
-    beta = check_real(beta, "beta", low=0.0)
-    return elbo_terms(model, x, beta, as_generator(generator, x.device))
+    check_model(model)
+    if check_bool(check_input, "check_input"):
+        x = model.check_data(x, "x")
+        beta = check_real(beta, "beta", low=0.0)
+    gen = as_generator(generator, x.device)
+    mu, logvar = model.encode(x)
+    z = reparameterize(mu, logvar, generator=gen)
+    recon, decoded = model.log_likelihood(x, z, gen)
+    return ELBOTerms.from_parts(recon, mu, logvar, z, decoded, beta)
 
 
 LogLikelihoodFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -229,7 +141,7 @@ def _log_weight_chunks(x, mu, logvar, log_likelihood_fn, n_samples, chunk_size, 
                 for _ in range(k)
             ]
         )
-        z = reparameterize_unchecked(mu, logvar, eps)
+        z = reparameterize(mu, logvar, eps)
         # log p(z) - log q(z|x) = -1/2 sum_j (z_j^2 - eps_j^2 - logvar_j)   (the 2 pi terms cancel)
         log_prior_ratio = -0.5 * (z**2 - eps**2 - logvar).sum(-1)
         yield log_likelihood_fn(x, z) + log_prior_ratio
@@ -320,7 +232,7 @@ def iwae_bound(
 ) -> torch.Tensor:
     r"""IWAE_K(x) = log (1/K) \sum_{k=1}^K p(x, z_k) / q(z_k|x), z_k ~ q(z|x), per example (nats).
 
-    ``model`` is a :class:`~course_vae.models.VAE` (q from its encoder) or any callable
+    ``model`` is a course model (q from its encoder, :func:`elbo`'s protocol) or any callable
     ``log_likelihood_fn(x, z)`` (then give ``mu`` and ``logvar`` of a diagonal Gaussian q).
     Memory stays bounded for large K: the data go in batches of ``batch_size`` and the
     samples in chunks of ``chunk_size`` (default: about 65,536 decoded rows at a time),
@@ -328,13 +240,14 @@ def iwae_bound(
     grows with K towards log p(x).  ``generator`` (int seed by default) draws the noise.
     """
     n_samples = check_positive_int(n_samples, "n_samples")
-    if isinstance(model, VAE):
-        x = _check_model_x(model, x)
+    if isinstance(model, torch.nn.Module):
+        check_model(model)
+        x = model.check_data(x, "x")
         if mu is not None or logvar is not None:
             raise ValueError("mu and logvar come from the model's encoder; do not pass them")
 
         def fn(xb: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-            return log_likelihood_unchecked(model, xb, decode(model, z, xb))
+            return model.log_likelihood(xb, z)[0]
 
     elif callable(model):
         x = as_float_tensor(x, "x")
@@ -352,7 +265,7 @@ def iwae_bound(
     out = []
     for start in range(0, n, batch_size):
         xb = x[start : start + batch_size] if x.dim() > 1 else x
-        if isinstance(model, VAE):
+        if isinstance(model, torch.nn.Module):
             mb, lb = model.encode(xb)
         else:
             mb = mu[start : start + batch_size] if mu.dim() > 1 else mu

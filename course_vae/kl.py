@@ -14,7 +14,9 @@ from typing import Any
 import torch
 
 from course_vae._validate import (
+    as_float64,
     check_choice,
+    check_finite,
     check_log_base,
     check_pair,
     check_positive_int,
@@ -26,7 +28,6 @@ from course_vae._validate import (
 __all__ = [
     "kl_discrete",
     "kl_normal_std",
-    "kl_normal_std_unchecked",
     "kl_normal_std_terms",
     "kl_normal",
     "kl_monte_carlo",
@@ -34,6 +35,7 @@ __all__ = [
     "fit_gaussian_1d",
     "kl_binned_gaussians",
     "fit_factorised_gaussian",
+    "kl_gaussian_full",
 ]
 
 
@@ -135,14 +137,18 @@ def kl_normal_std(mu: Any, logvar: Any) -> torch.Tensor:
     f(l) = e^l - 1 - l evaluated without cancellation (a Taylor series on |l| <= 1/8, see
     ``_expm1_minus_x_value``), so it stays accurate (relative error ~1e-6 in float32, ~1e-15
     in float64) and finite for logvar in [-30, 30].  Differentiable (any order).
+
+    The training loop calls it on every step, so its checks cost O(1) on good input: types
+    and shapes, then one look at the (batch,) result.  A NaN or infinite mu or logvar
+    always makes the result non-finite, and only then are the inputs scanned to name the
+    bad one (a finite logvar so large that e^l overflows gives +inf, as it should).
     """
-    mu, logvar = check_pair(mu, logvar, "mu", "logvar")
-    return kl_normal_std_unchecked(mu, logvar)
-
-
-def kl_normal_std_unchecked(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """:func:`kl_normal_std` without input checks: the training loop's hot path."""
-    return 0.5 * (mu**2 + _expm1_minus_x(logvar)).sum(-1)
+    mu, logvar = check_pair(mu, logvar, "mu", "logvar", scan=False)
+    out = 0.5 * (mu**2 + _expm1_minus_x(logvar)).sum(-1)
+    if not bool(torch.isfinite(out.detach()).all()):
+        check_finite(mu, "mu")
+        check_finite(logvar, "logvar")
+    return out
 
 
 def kl_normal(mu_q: Any, logvar_q: Any, mu_p: Any, logvar_p: Any) -> torch.Tensor:
@@ -157,6 +163,61 @@ def kl_normal(mu_q: Any, logvar_q: Any, mu_p: Any, logvar_p: Any) -> torch.Tenso
     mu_p, logvar_p = mu_p.to(mu_q.dtype), logvar_p.to(mu_q.dtype)
     d = logvar_q - logvar_p
     return 0.5 * ((mu_q - mu_p) ** 2 * torch.exp(-logvar_p) + _expm1_minus_x(d)).sum(-1)
+
+
+def _cholesky(cov: torch.Tensor, name: str) -> torch.Tensor:
+    if cov.dim() < 2 or cov.shape[-1] != cov.shape[-2]:
+        raise ValueError(f"{name} must be a square matrix (..., L, L), got {tuple(cov.shape)}")
+    if not torch.allclose(cov, cov.transpose(-1, -2), rtol=1e-10, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric")
+    chol, info = torch.linalg.cholesky_ex(cov)
+    if (info != 0).any():
+        raise ValueError(f"{name} must be positive definite")
+    return chol
+
+
+def _logdet_from_chol(chol: torch.Tensor) -> torch.Tensor:
+    return 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+
+
+def kl_gaussian_full(mean_q: Any, cov_q: Any, mean_p: Any, cov_p: Any) -> torch.Tensor:
+    r"""KL(N(m_q, S_q) || N(m_p, S_p)) for full covariances, in nats (float64).
+
+    = 1/2 [ tr(S_p^{-1} S_q) + (m_p - m_q)^T S_p^{-1} (m_p - m_q) - L + log det S_p - log det S_q ].
+    Means have shape (..., L), covariances (..., L, L); leading dimensions broadcast.
+    """
+    mq, mp = as_float64(mean_q, "mean_q"), as_float64(mean_p, "mean_p")
+    for name, t in (("mean_q", mq), ("mean_p", mp)):
+        if t.dim() == 0:
+            raise ValueError(f"{name} must have shape (..., L), got a scalar")
+    sq, sp = as_float64(cov_q, "cov_q"), as_float64(cov_p, "cov_p")
+    lq, lp = _cholesky(sq, "cov_q"), _cholesky(sp, "cov_p")
+    dim = mq.shape[-1]
+    for name, t in (("mean_p", mp), ("cov_q", sq), ("cov_p", sp)):
+        if t.shape[-1] != dim:
+            raise ValueError(f"{name} has last dimension {t.shape[-1]}, mean_q has {dim}")
+    try:
+        batch = torch.broadcast_shapes(
+            mq.shape[:-1], mp.shape[:-1], sq.shape[:-2], sp.shape[:-2]
+        )
+    except RuntimeError as exc:
+        raise ValueError(
+            f"the leading (batch) dimensions of mean_q {tuple(mq.shape)}, mean_p "
+            f"{tuple(mp.shape)}, cov_q {tuple(sq.shape)} and cov_p {tuple(sp.shape)} "
+            "do not broadcast"
+        ) from exc
+    lp_b = lp.expand(*batch, dim, dim)
+    # tr(S_p^{-1} S_q) = ||L_p^{-1} L_q||_F^2
+    a = torch.linalg.solve_triangular(lp_b, lq.expand(*batch, dim, dim), upper=False)
+    diff = (mp - mq).expand(*batch, dim).unsqueeze(-1)
+    c = torch.linalg.solve_triangular(lp_b, diff, upper=False)
+    return 0.5 * (
+        (a**2).sum((-1, -2))
+        + (c**2).sum((-1, -2))
+        - dim
+        + _logdet_from_chol(lp)
+        - _logdet_from_chol(lq)
+    )
 
 
 def kl_monte_carlo(
@@ -256,39 +317,6 @@ def fit_gaussian_1d(
     return float(m.detach()), float(torch.exp(log_s.detach()))
 
 
-def gaussian_pair_state(
-    mu_q: float, s_q: float, mu_p: float, s_p: float, n_points: int = 801
-) -> dict:
-    r"""Densities of Q = N(mu_q, s_q^2) and P = N(mu_p, s_p^2), the integrand and both KLs.
-
-    Returns a dict with the grid ``x`` (float64, covering both densities), ``q``, ``p``,
-    ``integrand`` = q log(q/p), and ``kl_qp`` = KL(Q||P), ``kl_pq`` = KL(P||Q) in nats from
-    the closed form :func:`kl_normal`:
-    KL(Q||P) = log(s_p/s_q) + (s_q^2 + (mu_q - mu_p)^2) / (2 s_p^2) - 1/2.
-    (Chapter 01's explorer shows it.)
-    """
-    mu_q, mu_p = check_real(mu_q, "mu_q"), check_real(mu_p, "mu_p")
-    s_q = check_real(s_q, "s_q", low=0.0, low_open=True)
-    s_p = check_real(s_p, "s_p", low=0.0, low_open=True)
-    n_points = check_positive_int(n_points, "n_points")
-    lo = min(mu_q - 4 * s_q, mu_p - 4 * s_p)
-    hi = max(mu_q + 4 * s_q, mu_p + 4 * s_p)
-    x = torch.linspace(lo, hi, n_points, dtype=torch.float64)
-    log_q = torch.distributions.Normal(mu_q, s_q).log_prob(x)
-    log_p = torch.distributions.Normal(mu_p, s_p).log_prob(x)
-    q = torch.exp(log_q)
-    lv_q, lv_p = [2 * math.log(s_q)], [2 * math.log(s_p)]
-    return {
-        "mu_q": mu_q, "s_q": s_q, "mu_p": mu_p, "s_p": s_p,
-        "x": x,
-        "q": q,
-        "p": torch.exp(log_p),
-        "integrand": q * (log_q - log_p),
-        "kl_qp": float(kl_normal([mu_q], lv_q, [mu_p], lv_p)),
-        "kl_pq": float(kl_normal([mu_p], lv_p, [mu_q], lv_q)),
-    }
-
-
 def kl_binned_gaussians(
     mu_q: float, s_q: float, mu_p: float, s_p: float, bin_width: float, span: float = 10.0
 ) -> float:
@@ -333,7 +361,7 @@ def fit_factorised_gaussian(
     ``"reverse"`` minimises KL(Q || P): the optimum is m = mean_p, v_j = 1 / Lambda_jj
     (Lambda = cov_p^{-1}), narrower than P's marginals when P is correlated (Bishop, PRML
     Sec. 10.1.2). ``"forward"`` minimises KL(P || Q): v_j = (cov_p)_jj, the marginals.
-    Adam on (m, log v) with the closed form of the KL (``linear_gaussian.kl_gaussian_full``
+    Adam on (m, log v) with the closed form of the KL (:func:`kl_gaussian_full`
     with a diagonal covariance, written out); returns (m, v), float64.
     """
     check_choice(direction, "direction", ("forward", "reverse"))

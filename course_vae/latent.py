@@ -5,15 +5,13 @@ r"""The latent plane of a 2-D (or any-D) VAE: grids of codes, the prior density,
 * :func:`prior_log_density`: log p(z) = log N(z; 0, I) = -1/2 (|z|^2 + d log 2 pi);
 * :func:`encoding_kl`: KL(N(z, diag sigma^2) || N(0, I)), the KL an encoder pays to place
   an example's posterior at z with widths sigma;
-* :func:`latent_point_state`: all of it for one point of a model (the chapter's explorer);
 * :func:`traversal_codes`: the codes of a latent traversal (one latent moves, the others stay);
-* :func:`traversal_state`: one moved code of a model, decoded, with the factors the moved
-  latent encodes (chapter 05's explorer).
 
 Where the codes of a data set are, from its posteriors q(z|x_n) = N(mu_n, diag exp(logvar_n)),
 n = 1..N, and their mixture, the aggregate posterior q(z) = (1/N) \sum_n q(z|x_n):
 
-* :func:`aggregate_log_density`: log q(z) at given points (e.g. a grid: a map of the holes);
+* log q(z) at given points (a map of the holes) is
+  :func:`course_vae.diagnostics.aggregate_log_density`;
 * :func:`moment_matched_gaussian` and :func:`placement_kl`: the Gaussian q_G with the mean
   and covariance of q(z), and KL(q_G || N(0, I)) in closed form, a measure of place and
   scale that the posteriors' widths hardly touch (they enter only through E[sigma^2]);
@@ -37,16 +35,14 @@ from course_vae._validate import (
     as_float_tensor,
     check_choice,
     check_finite,
-    check_image_shape,
-    check_nonnegative_int,
     check_positive_int,
+    check_posteriors,
     check_real,
 )
-from course_vae.kl import kl_normal_std_unchecked
+from course_vae.kl import kl_normal_std
 
 __all__ = [
     "Surgery",
-    "aggregate_log_density",
     "elbo_surgery",
     "encoding_kl",
     "moment_matched_gaussian",
@@ -54,10 +50,8 @@ __all__ = [
     "sample_fitted_gaussian",
     "sample_fitted_mixture",
     "latent_grid",
-    "latent_point_state",
     "prior_log_density",
     "traversal_codes",
-    "traversal_state",
 ]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -100,7 +94,7 @@ def _kl_at(z: torch.Tensor, sigma: Any) -> torch.Tensor:
         raise ValueError(
             f"sigma.shape={tuple(sigma.shape)} does not broadcast against z.shape={tuple(z.shape)}"
         ) from exc
-    return kl_normal_std_unchecked(z, 2.0 * torch.log(sigma))
+    return kl_normal_std(z, 2.0 * torch.log(sigma))
 
 
 def prior_log_density(z: Any) -> torch.Tensor:
@@ -115,34 +109,6 @@ def encoding_kl(z: Any, sigma: Any) -> torch.Tensor:
     dimension (nats), by :func:`course_vae.kl.kl_normal_std`.
     """
     return _kl_at(_z(z), sigma)
-
-
-@torch.no_grad()
-def latent_point_state(model: Any, z: Any, sigma: Any = 1.0) -> dict[str, Any]:
-    r"""What a model does at one latent point z: the decoded image and what z costs.
-
-    Returns ``z`` (float64, (d,)), ``image`` = E[x|z] (the decoder's mean image, (input_dim,)),
-    ``log_prior`` = log N(z; 0, I), ``kl`` = KL(N(z, diag sigma^2) || N(0, I)) and its
-    parts ``kl_mean`` = |z|^2 / 2 (paid for the position) and ``kl_width`` = kl - kl_mean
-    (paid for widths sigma != 1), all in nats.
-    """
-    if not (callable(getattr(model, "decode", None)) and hasattr(model, "mean_image")):
-        raise TypeError(f"model must be a course_vae VAE, got {type(model).__name__}")
-    z = _z(z).to(torch.float64)
-    if z.dim() != 1 or z.shape[0] != model.latent_dim:
-        raise ValueError(f"z must have shape ({model.latent_dim},), got {tuple(z.shape)}")
-    kl = float(_kl_at(z, sigma))
-    kl_mean = float(0.5 * (z**2).sum())
-    p = next(model.parameters())
-    image = model.mean_image(model.decode(z.to(device=p.device, dtype=p.dtype)[None]))[0]
-    return {
-        "z": z,
-        "image": image.detach().cpu(),
-        "log_prior": float(_log_prior(z)),
-        "kl": kl,
-        "kl_mean": kl_mean,
-        "kl_width": kl - kl_mean,
-    }
 
 
 def traversal_codes(
@@ -185,74 +151,9 @@ def traversal_codes(
     return codes, vals, rows
 
 
-@torch.no_grad()
-def traversal_state(model: Any, report: dict, dim: Any, value: Any, image_shape: Any) -> dict:
-    r"""Decode the code ``report["z_base"]`` with z_dim set to ``value``; rank the factors it moves.
-
-    ``report`` is a :func:`course_vae.runs.latent_report` of ``model``.  Returns a
-    dict with ``z`` (d,), ``image`` (H, W) the mean image E[x|z] (sigmoid of the logits for
-    a Bernoulli decoder), ``dim``, ``value``, ``kl`` the dimension's KL in nats, ``scores``
-    (K',) its normalised mutual information with each factor, ``ranking`` the factor names
-    by decreasing score, and ``factor_names``.
-    """
-    z = np.array(report["z_base"], dtype=np.float64)
-    dim = check_nonnegative_int(dim, "dim")
-    if dim >= z.shape[0]:
-        raise ValueError(f"dim must be an integer in [0, {z.shape[0]}), got {dim!r}")
-    value = check_real(value, "value")
-    h, w = check_image_shape(image_shape)
-    z[dim] = value
-    p = next(model.parameters())
-    decoded = model.decode(torch.as_tensor(z, dtype=p.dtype, device=p.device)[None, :])
-    image = model.mean_image(decoded)[0].cpu().double().numpy()
-    if image.size != h * w:
-        raise ValueError(f"image_shape {(h, w)} does not match the decoder's {image.size} pixels")
-    scores = np.asarray(report["scores"], dtype=np.float64)[dim]
-    order = np.argsort(-scores, kind="stable")
-    return {
-        "z": z,
-        "image": image.reshape(h, w),
-        "dim": dim,
-        "value": value,
-        "kl": float(report["kl"][dim]),
-        "scores": scores,
-        "ranking": tuple(report["factor_names"][i] for i in order),
-        "factor_names": tuple(report["factor_names"]),
-    }
-
-
 # --------------------------------------------------------------------------- where the codes are
 
 
-def _posteriors(mu: Any, logvar: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    mu, logvar = as_float_tensor(mu, "mu"), as_float_tensor(logvar, "logvar")
-    if mu.dim() != 2 or len(mu) == 0 or logvar.shape != mu.shape:
-        raise ValueError(f"mu and logvar must have one shape (N, latent_dim), got "
-                         f"{tuple(mu.shape)} and {tuple(logvar.shape)}")
-    check_finite(mu, "mu")
-    check_finite(logvar, "logvar")
-    return mu.detach().double(), logvar.detach().double()
-
-
-@torch.no_grad()
-def aggregate_log_density(z: Any, mu: Any, logvar: Any) -> torch.Tensor:
-    r"""log q(z) = logsumexp_n log N(z; mu_n, diag exp(logvar_n)) - log N at each row of ``z``.
-
-    ``z`` has shape (..., latent_dim); the result (float64) has shape (...).
-    """
-    mu, logvar = _posteriors(mu, logvar)
-    z = _z(z).double()
-    if z.shape[-1] != mu.shape[1]:
-        raise ValueError(f"z has {z.shape[-1]} coordinates but the codes have {mu.shape[1]}")
-    flat = z.reshape(-1, mu.shape[1])
-    inv_std = torch.exp(-0.5 * logvar)
-    const = -0.5 * (mu.shape[1] * _LOG_2PI + logvar.sum(-1))
-    out = torch.empty(len(flat), dtype=torch.float64)
-    step = max(1, 2_000_000 // (len(mu) * mu.shape[1]))
-    for i in range(0, len(flat), step):
-        sq = (((flat[i : i + step, None] - mu[None]) * inv_std[None]) ** 2).sum(-1)
-        out[i : i + step] = torch.logsumexp(const - 0.5 * sq, dim=1) - math.log(len(mu))
-    return out.reshape(z.shape[:-1])
 
 
 def moment_matched_gaussian(mu: Any, logvar: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -260,7 +161,7 @@ def moment_matched_gaussian(mu: Any, logvar: Any) -> tuple[torch.Tensor, torch.T
 
     (The covariance over n is the population one, divided by N: these are q(z)'s moments.)
     """
-    mu, logvar = _posteriors(mu, logvar)
+    mu, logvar = (t.double() for t in check_posteriors(mu, logvar))
     m = mu.mean(0)
     centred = mu - m
     cov = centred.T @ centred / len(mu) + torch.diag(torch.exp(logvar).mean(0))
@@ -306,7 +207,7 @@ def elbo_surgery(mu: Any, logvar: Any, n_samples: int = 10,
     """
     from course_vae.diagnostics import latent_diagnostics  # concept modules, no cycle at import
 
-    mu, logvar = _posteriors(mu, logvar)
+    mu, logvar = (t.double() for t in check_posteriors(mu, logvar))
     diag = latent_diagnostics(mu, logvar, n_samples=n_samples, generator=generator)
     place = placement_kl(mu, logvar)
     agg = diag.aggregate_kl.value

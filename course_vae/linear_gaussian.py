@@ -20,79 +20,17 @@ from typing import Any
 import torch
 
 from course_vae._validate import (
-    as_float_tensor,
-    check_finite,
+    as_float64,
     check_positive_int,
     check_real,
     check_seed,
 )
-from course_vae.kl import kl_normal_std
+from course_vae.kl import kl_gaussian_full, kl_normal_std
 from course_vae.rng import as_generator
 
-__all__ = ["LinearGaussian", "kl_gaussian_full"]
+__all__ = ["LinearGaussian"]
 
 _LOG_2PI = math.log(2 * math.pi)
-
-
-def _f64(x: Any, name: str) -> torch.Tensor:
-    t = as_float_tensor(x, name).to(torch.float64)
-    check_finite(t, name)
-    return t
-
-
-def _cholesky(cov: torch.Tensor, name: str) -> torch.Tensor:
-    if cov.dim() < 2 or cov.shape[-1] != cov.shape[-2]:
-        raise ValueError(f"{name} must be a square matrix (..., L, L), got {tuple(cov.shape)}")
-    if not torch.allclose(cov, cov.transpose(-1, -2), rtol=1e-10, atol=1e-12):
-        raise ValueError(f"{name} must be symmetric")
-    chol, info = torch.linalg.cholesky_ex(cov)
-    if (info != 0).any():
-        raise ValueError(f"{name} must be positive definite")
-    return chol
-
-
-def _logdet_from_chol(chol: torch.Tensor) -> torch.Tensor:
-    return 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
-
-
-def kl_gaussian_full(mean_q: Any, cov_q: Any, mean_p: Any, cov_p: Any) -> torch.Tensor:
-    r"""KL(N(m_q, S_q) || N(m_p, S_p)) for full covariances, in nats (float64).
-
-    = 1/2 [ tr(S_p^{-1} S_q) + (m_p - m_q)^T S_p^{-1} (m_p - m_q) - L + log det S_p - log det S_q ].
-    Means have shape (..., L), covariances (..., L, L); leading dimensions broadcast.
-    """
-    mq, mp = _f64(mean_q, "mean_q"), _f64(mean_p, "mean_p")
-    for name, t in (("mean_q", mq), ("mean_p", mp)):
-        if t.dim() == 0:
-            raise ValueError(f"{name} must have shape (..., L), got a scalar")
-    sq, sp = _f64(cov_q, "cov_q"), _f64(cov_p, "cov_p")
-    lq, lp = _cholesky(sq, "cov_q"), _cholesky(sp, "cov_p")
-    dim = mq.shape[-1]
-    for name, t in (("mean_p", mp), ("cov_q", sq), ("cov_p", sp)):
-        if t.shape[-1] != dim:
-            raise ValueError(f"{name} has last dimension {t.shape[-1]}, mean_q has {dim}")
-    try:
-        batch = torch.broadcast_shapes(
-            mq.shape[:-1], mp.shape[:-1], sq.shape[:-2], sp.shape[:-2]
-        )
-    except RuntimeError as exc:
-        raise ValueError(
-            f"the leading (batch) dimensions of mean_q {tuple(mq.shape)}, mean_p "
-            f"{tuple(mp.shape)}, cov_q {tuple(sq.shape)} and cov_p {tuple(sp.shape)} "
-            "do not broadcast"
-        ) from exc
-    lp_b = lp.expand(*batch, dim, dim)
-    # tr(S_p^{-1} S_q) = ||L_p^{-1} L_q||_F^2
-    a = torch.linalg.solve_triangular(lp_b, lq.expand(*batch, dim, dim), upper=False)
-    diff = (mp - mq).expand(*batch, dim).unsqueeze(-1)
-    c = torch.linalg.solve_triangular(lp_b, diff, upper=False)
-    return 0.5 * (
-        (a**2).sum((-1, -2))
-        + (c**2).sum((-1, -2))
-        - dim
-        + _logdet_from_chol(lp)
-        - _logdet_from_chol(lq)
-    )
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -104,7 +42,7 @@ class LinearGaussian:
     noise_std: float
 
     def __post_init__(self) -> None:
-        W, b = _f64(self.W, "W"), _f64(self.b, "b")
+        W, b = as_float64(self.W, "W"), as_float64(self.b, "b")
         if W.dim() != 2:
             raise ValueError(f"W must be a (data_dim, latent_dim) matrix, got {tuple(W.shape)}")
         if b.shape != (W.shape[0],):
@@ -142,13 +80,13 @@ class LinearGaussian:
 
     # ------------------------------------------------------------------ checks
     def _x(self, x: Any) -> torch.Tensor:
-        x = _f64(x, "x")
+        x = as_float64(x, "x")
         if x.dim() == 0 or x.shape[-1] != self.data_dim:
             raise ValueError(f"x must have shape (..., {self.data_dim}), got {tuple(x.shape)}")
         return x
 
     def _z(self, z: Any) -> torch.Tensor:
-        z = _f64(z, "z")
+        z = as_float64(z, "z")
         if z.dim() == 0 or z.shape[-1] != self.latent_dim:
             raise ValueError(f"z must have shape (..., {self.latent_dim}), got {tuple(z.shape)}")
         return z
@@ -189,7 +127,8 @@ class LinearGaussian:
         x = self._x(x)
         chol = torch.linalg.cholesky(self.marginal_cov())
         r = torch.linalg.solve_triangular(chol, (x - self.b).unsqueeze(-1), upper=False)
-        return -0.5 * ((r**2).sum((-1, -2)) + _logdet_from_chol(chol) + self.data_dim * _LOG_2PI)
+        logdet = 2 * torch.log(torch.diagonal(chol)).sum()
+        return -0.5 * ((r**2).sum((-1, -2)) + logdet + self.data_dim * _LOG_2PI)
 
     def posterior_precision(self) -> torch.Tensor:
         r"""M = I + W^T W / s^2, the precision of p(z|x) (the same for every x), shape (L, L)."""
@@ -220,13 +159,13 @@ class LinearGaussian:
         if (q_var is None) == (q_cov is None):
             raise ValueError("give exactly one of q_var (diagonal) and q_cov (full covariance)")
         if q_var is not None:
-            v = _f64(q_var, "q_var")
+            v = as_float64(q_var, "q_var")
             if v.dim() == 0 or v.shape[-1] != self.latent_dim:
                 raise ValueError(f"q_var must have shape (..., {self.latent_dim})")
             if (v <= 0).any():
                 raise ValueError("q_var must be positive")
             return x, m, v, None
-        cov = _f64(q_cov, "q_cov")
+        cov = as_float64(q_cov, "q_cov")
         if cov.dim() < 2 or cov.shape[-2:] != (self.latent_dim, self.latent_dim):
             raise ValueError(f"q_cov must have shape (..., {self.latent_dim}, {self.latent_dim})")
         return x, m, None, cov
@@ -248,14 +187,9 @@ class LinearGaussian:
             trace = (torch.diagonal(gram) * v).sum(-1)
             kl = kl_normal_std(m, torch.log(v))
         else:
-            chol = _cholesky(cov, "q_cov")
             trace = (gram * cov).sum((-1, -2))
-            kl = 0.5 * (
-                torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)
-                + (m**2).sum(-1)
-                - self.latent_dim
-                - _logdet_from_chol(chol)
-            )
+            eye = torch.eye(self.latent_dim, dtype=torch.float64)
+            kl = kl_gaussian_full(m, cov, torch.zeros(self.latent_dim, dtype=torch.float64), eye)
         recon = -0.5 * self.data_dim * (_LOG_2PI + math.log(s2)) - ((resid**2).sum(-1) + trace) / (
             2 * s2
         )

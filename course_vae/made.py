@@ -28,7 +28,13 @@ import torch
 from torch import nn
 
 from course_vae._validate import check_choice, check_nonnegative_int, check_positive_int
-from course_vae.models import ACTIVATIONS, VAE, VAEConfig, reparameterize
+from course_vae.models import (
+    ACTIVATIONS,
+    VAE,
+    VAEConfig,
+    bernoulli_log_likelihood,
+    reparameterize,
+)
 from course_vae.rng import as_generator
 
 __all__ = ["MADE", "AutoregressiveVAE", "MaskedLinear", "made_degrees", "made_masks"]
@@ -214,6 +220,14 @@ class AutoregressiveVAE(VAE):
                 "(teacher forcing); to generate, use sample() or decode_sequential()"
             )
         return self.decoder(x, z)
+
+    def log_likelihood(
+        self, x: torch.Tensor, z: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log p(x|z) = \\sum_i log Bernoulli(x_i | x_{<i}, z), the logits), one pass (teacher
+        forcing); z may carry leading sample dimensions (..., latent_dim)."""
+        logits = self.decode(z, x)
+        return bernoulli_log_likelihood(x, logits, check_input=False), logits
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | int | None = None):
         """(logits, mu, logvar, z) for one reparameterised z ~ q(z|x), decoded with x."""

@@ -9,13 +9,25 @@ rebuild the model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from course_vae._validate import check_choice, check_positive_int, check_real, check_seed
+from course_vae._validate import (
+    as_float_tensor,
+    check_broadcast,
+    check_choice,
+    check_finite,
+    check_last_dim,
+    check_pair,
+    check_positive_int,
+    check_real,
+    check_seed,
+)
 from course_vae.rng import as_generator
 
 __all__ = [
@@ -23,11 +35,13 @@ __all__ = [
     "VAE",
     "VAEConfig",
     "as_generator",
+    "bernoulli_log_likelihood",
+    "gaussian_log_likelihood",
     "reparameterize",
-    "reparameterize_unchecked",
 ]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
+_LOG_2PI = math.log(2 * math.pi)
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "softplus": nn.Softplus}
 
 
@@ -82,53 +96,82 @@ class VAEConfig:
 def reparameterize(
     mu: torch.Tensor,
     logvar: torch.Tensor,
+    eps: torch.Tensor | None = None,
+    *,
     n_samples: int | None = None,
     generator: torch.Generator | int | None = None,
 ) -> torch.Tensor:
     r"""z = mu + exp(logvar / 2) * eps with eps ~ N(0, I): differentiable in mu and logvar.
 
-    With ``n_samples`` the result has a leading dimension of that size.  Checks its input,
-    draws eps from ``generator`` and calls :func:`reparameterize_unchecked`.
+    The course's one reparameterisation (the ELBO, the IWAE bound, the diagnostics and the
+    training loop all call it).  ``eps`` is the noise, drawn by the caller (who may reuse
+    it) and broadcasting against mu; without it, eps is drawn here from ``generator``, with
+    a leading dimension of size ``n_samples`` if given.  Checks types and shapes only
+    (O(1)), so it costs nothing on the training path.
     """
     for name, t in (("mu", mu), ("logvar", logvar)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
             raise TypeError(f"{name} must be a floating tensor, got {type(t).__name__}")
-    try:
-        torch.broadcast_shapes(mu.shape, logvar.shape)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"mu.shape={tuple(mu.shape)} and logvar.shape={tuple(logvar.shape)} do not broadcast"
-        ) from exc
-    gen = as_generator(generator, mu.device)
-    shape = (
-        mu.shape
-        if n_samples is None
-        else (check_positive_int(n_samples, "n_samples"),) + tuple(mu.shape)
-    )
-    eps = torch.randn(shape, generator=gen, device=mu.device, dtype=mu.dtype)
-    return reparameterize_unchecked(mu, logvar, eps)
-
-
-def reparameterize_unchecked(
-    mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor
-) -> torch.Tensor:
-    r"""z = mu + exp(logvar / 2) * eps for a given noise ``eps`` (no input checks).
-
-    The one formula behind :func:`reparameterize`, the ELBO, the IWAE bound and the
-    diagnostics; ``eps`` (drawn by the caller, which may reuse it) broadcasts against mu.
-    """
+    check_broadcast(mu, logvar, "mu", "logvar")
+    if eps is None:
+        gen = as_generator(generator, mu.device)
+        shape = tuple(mu.shape)
+        if n_samples is not None:
+            shape = (check_positive_int(n_samples, "n_samples"),) + shape
+        eps = torch.randn(shape, generator=gen, device=mu.device, dtype=mu.dtype)
+    elif n_samples is not None or generator is not None:
+        raise ValueError("give either eps or (n_samples, generator) to draw it, not both")
+    elif not isinstance(eps, torch.Tensor):
+        raise TypeError(f"eps must be a tensor, got {type(eps).__name__}")
     return mu + torch.exp(0.5 * logvar) * eps
 
 
-def _check_last_dim(t: Any, name: str, dim: int) -> None:
-    """Raise naming ``name`` unless ``t`` is a floating tensor of shape (..., dim)."""
-    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-        raise TypeError(
-            f"{name} must be a floating tensor of shape (..., {dim}), got {type(t).__name__}"
-            + (f" of dtype {t.dtype}" if isinstance(t, torch.Tensor) else "")
-        )
-    if t.dim() == 0 or t.shape[-1] != dim:
-        raise ValueError(f"{name} must have shape (..., {dim}), got {tuple(t.shape)}")
+def _bernoulli_ll(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    x = torch.broadcast_to(x, torch.broadcast_shapes(x.shape, logits.shape))
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+
+def _gaussian_ll(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor | float) -> torch.Tensor:
+    std_t = torch.as_tensor(std, dtype=mean.dtype, device=mean.device)
+    out = ((x - mean) / std_t) ** 2 + 2 * torch.log(std_t) + _LOG_2PI
+    return -0.5 * torch.broadcast_to(out, torch.broadcast_shapes(x.shape, mean.shape)).sum(-1)
+
+
+def bernoulli_log_likelihood(x: Any, logits: Any, check_input: bool = True) -> torch.Tensor:
+    r"""log p(x|z) = \sum_i [x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i)] (= -BCE, summed).
+
+    Summed over the last dimension (the pixels); stable for any finite logits.  A
+    normalised likelihood only for binary ``x``: against grey levels it is not.
+    ``check_input=False`` skips the checks (x in [0, 1], finite logits) for a caller that
+    checked its data once already (the training loop), as scikit-learn's ``check_input``.
+    """
+    if check_input:
+        x, logits = check_pair(x, logits, "x", "logits", "the pixels")
+        if x.numel() and (x.min() < 0 or x.max() > 1):
+            raise ValueError("x must lie in [0, 1] for a Bernoulli likelihood")
+    return _bernoulli_ll(x, logits)
+
+
+def gaussian_log_likelihood(
+    x: Any, mean: Any, std: Any = 1.0, check_input: bool = True
+) -> torch.Tensor:
+    r"""log N(x; mean, std^2 I) = -1/2 \sum_i [((x_i - m_i)/s_i)^2 + 2 log s_i + log 2 pi].
+
+    Summed over the last dimension; ``std`` is a positive number or a tensor that
+    broadcasts against ``x`` (a fixed or a given standard deviation).  ``check_input=False``
+    skips the checks, as in :func:`bernoulli_log_likelihood`.
+    """
+    if check_input:
+        x, mean = check_pair(x, mean, "x", "mean", "the pixels")
+        std = as_float_tensor(std, "std").to(x.dtype)
+        check_finite(std, "std")
+        if (std <= 0).any():
+            raise ValueError("std must be positive")
+        try:
+            torch.broadcast_shapes(x.shape, mean.shape, std.shape)
+        except RuntimeError as exc:
+            raise ValueError(f"std.shape={tuple(std.shape)} does not broadcast against x") from exc
+    return _gaussian_ll(x, mean, std)
 
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
@@ -177,13 +220,13 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) of q(z|x), each of shape (..., latent_dim)."""
-        _check_last_dim(x, "x", self.config.input_dim)
+        check_last_dim(x, "x", self.config.input_dim)
         h = self.encoder(x)
         return h[..., : self.config.latent_dim], h[..., self.config.latent_dim :]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Decoder output for z: Bernoulli logits, or the Gaussian mean."""
-        _check_last_dim(z, "z", self.config.latent_dim)
+        check_last_dim(z, "z", self.config.latent_dim)
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | int | None = None):
@@ -191,6 +234,34 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, generator=generator)
         return self.decode(z), mu, logvar, z
+
+    def log_likelihood(
+        self, x: torch.Tensor, z: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log p(x|z) summed over pixels, the decoder output) at z of shape (..., latent_dim).
+
+        What each model of the course supplies to the ELBO (:func:`course_vae.elbo.elbo`);
+        ``generator`` serves models whose decoder draws noise (the text VAE's word dropout).
+        The data were checked once (:meth:`check_data`); nothing is scanned here.
+        """
+        decoded = self.decode(z)
+        if self.config.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(x, decoded, check_input=False), decoded
+        ll = gaussian_log_likelihood(x, decoded, self.config.obs_std, check_input=False)
+        return ll, decoded
+
+    def check_data(self, data: Any, name: str = "data") -> torch.Tensor:
+        """``data`` if it is a finite float tensor (n, input_dim), n >= 1, in [0, 1] for a
+        Bernoulli decoder; else raise naming ``name``.  The one scan of a data set's values."""
+        d = self.config.input_dim
+        if not isinstance(data, torch.Tensor) or not data.is_floating_point():
+            raise TypeError(f"{name} must be a float tensor (n, {d}), got {type(data).__name__}")
+        if data.dim() != 2 or data.shape[1] != d or data.shape[0] == 0:
+            raise ValueError(f"{name} must have shape (n, {d}), got {tuple(data.shape)}")
+        check_finite(data, name)
+        if self.config.likelihood == "bernoulli" and (data.min() < 0 or data.max() > 1):
+            raise ValueError(f"{name} must lie in [0, 1] for a Bernoulli decoder (binarise first)")
+        return data
 
     def mean_image(self, decoded: torch.Tensor) -> torch.Tensor:
         """E[x|z] from the decoder output: sigmoid(logits) (Bernoulli) or the mean (Gaussian)."""

@@ -9,21 +9,28 @@ decoder), the data (``dataset``; Bernoulli models train on dynamically binarised
 are tested on the test set binarised once) and the optimisation (``epochs``, ``lr``,
 ``batch_size``, ``beta``, ``model_seed`` for the initial weights, ``train_seed`` for minibatch
 order, binarisation and noise).  :func:`model_from_recipe` builds the model and
-:func:`train_recipe` trains it.  Chapter 05 sweeps beta and seeds on sprites
-(:data:`CH05_SPRITES`): its budget is :data:`CH05_SWEEP` (and :data:`CH05_CAPACITY` for
-controlled capacity).
+:func:`train_recipe` trains it.  Chapter 04's text VAE trains with :func:`train_text_recipe`
+(data from :func:`text_data`); chapter 05 sweeps beta and seeds on sprites
+(:data:`CH05_SPRITES`) with :func:`train_sprites_recipe`: its budget is :data:`CH05_SWEEP`
+(and :data:`CH05_CAPACITY` for controlled capacity).  Every chapter trains through these
+builders and the one loop, :func:`course_vae.train.train`.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from course_vae._validate import check_keys
+from course_vae.conv import ConvVAE
 from course_vae.data import ImageDataset, load_dataset
 from course_vae.made import AutoregressiveVAE
 from course_vae.models import VAE, VAEConfig
-from course_vae.train import train
+from course_vae.text import TextVAE, make_sentences
+from course_vae.train import KLTracker, train
 
 __all__ = [
     "CH03_BETA_VAE",
@@ -38,7 +45,10 @@ __all__ = [
     "CH05_SPRITES",
     "CH05_SWEEP",
     "model_from_recipe",
+    "text_data",
     "train_recipe",
+    "train_sprites_recipe",
+    "train_text_recipe",
 ]
 
 # --------------------------------------------------------------------------- chapter 03
@@ -196,15 +206,22 @@ def train_recipe(
     recipe: dict[str, Any],
     dataset: ImageDataset | None = None,
     epochs: int | None = None,
-    beta: float | None = None,
+    beta: float | Callable[[int], float] | None = None,
     device: torch.device | str | None = None,
+    seed: int | None = None,
+    objective: Callable | None = None,
+    loss_fn: Callable | None = None,
 ) -> tuple[VAE, dict[str, list[float]]]:
     """Build and train ``recipe``; return (model, history of :func:`course_vae.train.train`).
 
     ``dataset`` defaults to ``load_dataset(recipe["dataset"])``; ``epochs`` and ``beta``
-    override the recipe's (e.g. ``epochs=10 * recipe["epochs"]`` for a longer baseline).
+    override the recipe's (e.g. ``epochs=10 * recipe["epochs"]`` for a longer baseline);
+    ``seed`` replaces both ``model_seed`` and ``train_seed`` (one seed per run);
+    ``objective`` and ``loss_fn`` are passed to :func:`~course_vae.train.train`.
     """
     recipe = _check_recipe(recipe)
+    if seed is not None:
+        recipe = {**recipe, "model_seed": seed, "train_seed": seed}
     ds = load_dataset(recipe["dataset"]) if dataset is None else dataset
     if not isinstance(ds, ImageDataset):
         raise TypeError(f"dataset must be an ImageDataset, got {type(ds).__name__}")
@@ -223,5 +240,73 @@ def train_recipe(
         seed=recipe["train_seed"],
         device=device,
         progress=False,
+        objective=objective,
+        loss_fn=loss_fn,
     )
     return model, history
+
+
+def text_data(recipe: dict[str, Any] = CH04_TEXT) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training, test) sentences of a text recipe, as token ids (:func:`text.make_sentences`)."""
+    check_keys(recipe, ("n_train", "n_test", "train_data_seed", "test_data_seed"), "recipe")
+    return (make_sentences(recipe["n_train"], seed=recipe["train_data_seed"]),
+            make_sentences(recipe["n_test"], seed=recipe["test_data_seed"]))
+
+
+def train_text_recipe(
+    train_tokens: torch.Tensor,
+    test_tokens: torch.Tensor,
+    seed: int,
+    word_dropout: float = 0.0,
+    use_latent: bool = True,
+    beta: float | Callable[[int], float] = 1.0,
+    objective: Callable | None = None,
+    track: bool = False,
+    recipe: dict[str, Any] = CH04_TEXT,
+) -> tuple[TextVAE, dict[str, list[float]], KLTracker | None]:
+    """Build a :class:`~course_vae.text.TextVAE` of ``recipe`` (weights from ``seed``) and
+    train it with :func:`~course_vae.train.train` (the same ``seed`` for order, noise and
+    dropped words).  Returns (model, history, tracker): with ``track``, a
+    :class:`~course_vae.train.KLTracker` of the test set's KL per dimension every
+    ``recipe["track_every"]`` steps, else None."""
+    check_keys(recipe, ("embed_dim", "hidden", "latent_dim", "epochs", "lr", "batch_size",
+                        "track_every"), "recipe")
+    model = TextVAE(embed_dim=recipe["embed_dim"], hidden=recipe["hidden"],
+                    latent_dim=recipe["latent_dim"], use_latent=use_latent,
+                    word_dropout=word_dropout, seed=seed)
+    tracker = None
+    if track:
+        beta0 = float(beta(0)) if callable(beta) else float(beta)
+        tracker = KLTracker(model, test_tokens, recipe["track_every"], beta0=beta0)
+    history = train(model, train_tokens, test_tokens, epochs=recipe["epochs"], lr=recipe["lr"],
+                    batch_size=recipe["batch_size"], beta=beta, seed=seed, progress=False,
+                    objective=objective, on_step=tracker)
+    return model, history, tracker
+
+
+def train_sprites_recipe(
+    images: torch.Tensor,
+    seed: int,
+    beta: float | Callable[[int], float] = 1.0,
+    latent_dim: int | None = None,
+    objective: Callable | None = None,
+    track_every: int | None = None,
+    device: torch.device | str | None = None,
+    recipe: dict[str, Any] = CH05_SWEEP,
+) -> tuple[ConvVAE, dict[str, list[float]], KLTracker | None]:
+    """Build a :class:`~course_vae.conv.ConvVAE` of ``recipe`` (weights from ``seed``) on
+    ``images`` (n, side**2) and train it with :func:`~course_vae.train.train`; return
+    (model, history, tracker).  ``latent_dim`` overrides the recipe's (chapter 05's control);
+    with ``track_every``, a :class:`~course_vae.train.KLTracker` of the training images' KL
+    per dimension every that many steps, else None."""
+    check_keys(recipe, ("channels", "latent_dim", "epochs", "lr", "batch_size"), "recipe")
+    side = int(round(math.sqrt(images.shape[-1])))
+    model = ConvVAE(side=side, latent_dim=recipe["latent_dim"] if latent_dim is None
+                    else latent_dim, channels=recipe["channels"], seed=seed)
+    if device is not None:
+        model.to(device)
+    tracker = None if track_every is None else KLTracker(model, images, track_every)
+    history = train(model, images, epochs=recipe["epochs"], lr=recipe["lr"],
+                    batch_size=recipe["batch_size"], beta=beta, seed=seed, device=device,
+                    progress=False, objective=objective, on_step=tracker)
+    return model, history, tracker

@@ -6,8 +6,8 @@ VAE encodes about the factors of a :class:`~course_vae.sprites.Sprites` data set
 Chapter 04 trains several models (a baseline and its remedies):
 :func:`summarize_collapse_run` turns one trained model into a plain dict of its numbers
 (ELBO, KL, per-dimension KL, active units, I(x; z), KL(q(z) || p(z)), reconstructions);
-:func:`remedy_choices` and :func:`collapse_explorer_state` select a run and compare it with
-a baseline, as the chapter's explorer shows them.
+the explorer's selection of a run against a baseline is
+:func:`course_vae.explorer_state.collapse_explorer_state`.
 """
 
 from __future__ import annotations
@@ -16,18 +16,20 @@ from typing import Any
 
 import torch
 
-from course_vae._validate import check_choice, check_nonnegative_int, check_positive_int
-from course_vae.diagnostics import kl_per_dimension, model_diagnostics
-from course_vae.disentanglement import mig_details
+from course_vae._validate import check_model, check_nonnegative_int, check_positive_int
+from course_vae.diagnostics import encode_dataset, kl_per_dimension, model_diagnostics
+from course_vae.disentanglement import dci, mig, mig_details
 from course_vae.models import VAE
+from course_vae.score_calibration import permute_rows
 from course_vae.sprites import Sprites
 
 __all__ = [
-    "collapse_explorer_state",
     "latent_report",
-    "remedy_choices",
-    "seed_mean_std",
+    "format_mean_std",
+    "mean_std",
+    "per_seed",
     "summarize_collapse_run",
+    "summarize_sprite_run",
     "summarize_text_run",
 ]
 
@@ -72,74 +74,77 @@ def summarize_collapse_run(model: Any, history: dict, test_x: Any, n_images: int
     }
 
 
-def summarize_text_run(model: Any, history: dict, test_tokens: Any, word_dropout: float = 0.0,
-                       iwae_samples: int = 20, seed: int = 0) -> dict:
+def summarize_text_run(model: Any, history: dict, test_tokens: Any, iwae_samples: int = 20,
+                       seed: int = 0, tracker: Any = None) -> dict:
     r"""The numbers chapter 04 shows for one trained :class:`~course_vae.text.TextVAE`.
 
     As :func:`summarize_collapse_run` (``test_elbo``, ``kl``, ``kl_per_dim``, ``n_active``,
     ``mutual_info``, ``aggregate_kl``), plus ``log_px``: the test set's mean IWAE estimate of
     log p(x) with ``iwae_samples`` samples (exact for the decoder alone), ``track``: the
-    history's ``step``, ``beta`` and ``kl_per_dim`` over training, and ``sentences``: the
-    first three test sentences (text runs have no images).
+    :class:`~course_vae.train.KLTracker`'s ``step``, ``beta``, ``kl_per_dim`` and
+    ``beta_per_step`` over training (empty without a tracker), and ``sentences``: the first
+    three test sentences (text runs have no images).
     """
-    from course_vae.text import decode_tokens, text_diagnostics, text_iwae
+    from course_vae.text import decode_tokens, text_iwae
 
     if not history.get("test_elbo"):
         raise ValueError("history must hold a non-empty 'test_elbo' list")
-    diag = text_diagnostics(model, test_tokens)
-    log_px = text_iwae(model, test_tokens, iwae_samples, word_dropout, seed)
+    diag = model_diagnostics(model, test_tokens)
+    log_px = text_iwae(model, test_tokens, iwae_samples, seed)
     return {
         "family": "text",
         "test_elbo": float(history["test_elbo"][-1]),
         "kl": float(history["test_kl"][-1]),
         **_latent_fields(diag),
         "log_px": float(log_px.mean()),
-        "track": {k: history[k] for k in ("step", "beta", "kl_per_dim", "beta_per_step")
-                  if k in history},
+        "track": {} if tracker is None else {
+            "step": tracker.steps, "beta": tracker.betas, "kl_per_dim": tracker.kl_per_dim,
+            "beta_per_step": tracker.beta_per_step},
         "sentences": decode_tokens(test_tokens[:3]),
     }
 
 
-def seed_mean_std(runs: dict, keys: list, metric: str) -> tuple[float, float]:
-    """Mean and standard deviation (over seeds, ddof 1; 0 for one run) of ``metric`` over the
-    runs ``keys`` of ``runs`` (one key per seed)."""
-    values = torch.tensor([float(runs[k][metric]) for k in keys], dtype=torch.float64)
-    std = float(values.std()) if len(values) > 1 else 0.0
-    return float(values.mean()), std
+def summarize_sprite_run(model: Any, history: dict, x_train: torch.Tensor,
+                         x_test: torch.Tensor, labels_test: Any, seed: int) -> dict:
+    r"""The numbers chapter 05 shows for one trained sprite VAE.
 
-
-def remedy_choices(runs: dict) -> dict:
-    """remedy -> its parameters, in the order the runs were added; ``runs`` maps
-    (remedy, parameter) -> a :func:`summarize_collapse_run` dict."""
-    if not isinstance(runs, dict) or not runs:
-        raise ValueError("runs must be a non-empty dict (remedy, parameter) -> summary")
-    choices: dict = {}
-    for key in runs:
-        if not (isinstance(key, tuple) and len(key) == 2):
-            raise ValueError(f"runs keys must be (remedy, parameter) pairs, got {key!r}")
-        choices.setdefault(key[0], []).append(key[1])
-    return choices
-
-
-def collapse_explorer_state(runs: dict, remedy: Any, parameter: Any, baseline: Any = None) -> dict:
-    """The selected run's summary plus ``label`` and its differences to ``baseline``.
-
-    ``baseline`` is a (remedy, parameter) key of ``runs`` (or None); the differences
-    ``d_elbo``, ``d_kl``, ``d_active``, ``d_mi`` are selected minus baseline.
+    Rate R = E KL and distortion D = -E log p(x|z) (nats per image, one z per image) on the
+    training and the held-out images (``R_train``, ``D_train``, ``R_test``, ``D_test``),
+    ``R_last10`` the mean training rate of the last 10 epochs, ``kl_dims`` the held-out KL
+    per dimension, ``mig`` and ``dci`` of the held-out posterior means against
+    ``labels_test``, ``mig_permuted`` (the rows shuffled by ``seed``: the floor), and ``mu``.
     """
-    choices = remedy_choices(runs)
-    check_choice(remedy, "remedy", choices)
-    check_choice(parameter, "parameter", choices[remedy])
-    run = dict(runs[(remedy, parameter)])
-    run["label"] = f"{remedy}, {parameter}"
-    b = None if baseline is None else runs[check_choice(baseline, "baseline", runs)]
-    if b is not None and b.get("family") == run.get("family"):  # compare like with like
-        run["baseline"] = f"{baseline[0]}, {baseline[1]}"
-        run["d_elbo"] = run["test_elbo"] - b["test_elbo"]
-        run["d_kl"] = run["kl"] - b["kl"]
-        run["d_active"] = run["n_active"] - b["n_active"]
-        run["d_mi"] = run["mutual_info"] - b["mutual_info"]
-    return run
+    from course_vae.train import evaluate
+
+    ev_train, ev_test = evaluate(model, x_train), evaluate(model, x_test)
+    mu, logvar = (t.cpu().double() for t in encode_dataset(model, x_test))
+    return {
+        "R_train": ev_train["kl"], "D_train": -ev_train["recon"],
+        "R_last10": float(torch.tensor(history["train_kl"][-10:], dtype=torch.float64).mean()),
+        "R_test": ev_test["kl"], "D_test": -ev_test["recon"],
+        "kl_dims": kl_per_dimension(mu, logvar).numpy(),
+        "mig": mig(mu, labels_test), "dci": dci(mu, labels_test),
+        "mig_permuted": mig(permute_rows(mu, seed), labels_test), "mu": mu,
+    }
+
+
+def mean_std(values: Any) -> tuple[float, float]:
+    """Mean and standard deviation over seeds (ddof 1; 0 for a single run) of ``values``."""
+    v = torch.as_tensor([float(x) for x in values], dtype=torch.float64)
+    if v.numel() == 0:
+        raise ValueError("values must hold at least one run's value")
+    return float(v.mean()), float(v.std()) if len(v) > 1 else 0.0
+
+
+def format_mean_std(values: Any, digits: int) -> str:
+    """'mean ± std' over seeds, each with ``digits`` decimals (the std is over seeds)."""
+    mean, sd = mean_std(values)
+    return f"{mean:{digits + 4}.{digits}f} ± {sd:.{digits}f}"
+
+
+def per_seed(runs: dict, family: str, label: str, metric: str, seeds: Any) -> list:
+    """``metric`` of the run ``(family, f"{label}, seed {s}")`` of ``runs`` for every seed s."""
+    return [runs[(family, f"{label}, seed {s}")][metric] for s in seeds]
 
 
 def latent_report(model: VAE, sprites: Sprites, base_index: int | None = None,
@@ -153,8 +158,7 @@ def latent_report(model: VAE, sprites: Sprites, base_index: int | None = None,
     calibrated estimator of MIG) for the K' factors that vary; ``factor_names`` those
     factors' names; ``mig`` the MIG of mu.
     """
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a course_vae VAE, got {type(model).__name__}")
+    check_model(model)
     if not isinstance(sprites, Sprites):
         raise TypeError(f"sprites must be a Sprites data set, got {type(sprites).__name__}")
     if model.config.input_dim != sprites.images.shape[1]:

@@ -19,9 +19,6 @@ digits, 50/50 blends of two digits of different classes); its last hidden layer 
 feature space (:meth:`FeatureNet.features`).  ``negatives=False`` trains a plain digit
 classifier, whose features, as a chapter-03 check shows, still reward blur.  Whatever the
 features, calibrate the scores: held-out real images should score high, blurs and noise low.
-
-The older distance-threshold measure (:func:`nearest_distance`, :func:`far_fraction`) is kept
-for compatibility; it rewards blur and is no longer used by the chapters.
 """
 
 from __future__ import annotations
@@ -36,7 +33,6 @@ from course_vae._validate import (
     check_bool,
     check_finite,
     check_positive_int,
-    check_real,
     check_seed,
 )
 
@@ -46,9 +42,7 @@ __all__ = [
     "blends",
     "class_means",
     "coverage",
-    "far_fraction",
     "knn_radii",
-    "nearest_distance",
     "precision_recall",
     "train_feature_net",
 ]
@@ -210,34 +204,3 @@ def train_feature_net(images: Any, labels: Any, epochs: int = 40, negatives: boo
             opt.step()
     return net.eval()
 
-
-# --------------------------------------------------------------------------- the older measure
-
-
-@torch.no_grad()
-def nearest_distance(samples: Any, reference: Any, batch_size: int = 1024) -> torch.Tensor:
-    r"""d_i = min_r ||samples_i - reference_r||_2 for every row i of ``samples``, shape (n,).
-
-    Computed in float64, ``batch_size`` samples at a time against all references.
-    """
-    s, r = _rows(samples, "samples"), _rows(reference, "reference")
-    if s.shape[1] != r.shape[1]:
-        raise ValueError(
-            f"samples have {s.shape[1]} pixels per row but reference has {r.shape[1]}"
-        )
-    batch_size = check_positive_int(batch_size, "batch_size")
-    out = [
-        torch.cdist(s[i : i + batch_size], r).min(dim=1).values
-        for i in range(0, len(s), batch_size)
-    ]
-    return torch.cat(out)
-
-
-def far_fraction(distances: Any, threshold: float) -> float:
-    r"""The fraction of ``distances`` strictly greater than ``threshold`` (a number in [0, 1])."""
-    d = as_float_tensor(distances, "distances")
-    if d.numel() == 0:
-        raise ValueError("distances must hold at least one value")
-    check_finite(d, "distances")
-    threshold = check_real(threshold, "threshold")
-    return float((d > threshold).double().mean())

@@ -3,7 +3,6 @@ posterior collapse (``objective=``).
 
 Schedules map the optimiser step t = 0, 1, 2, ... to a weight beta(t) >= 0:
 
-* :class:`ConstantBeta`: beta(t) = value;
 * :class:`LinearAnnealing` (Bowman et al. 2016): beta(t) = start + (end - start) min(1, t / W);
 * :class:`CyclicalAnnealing` (Fu et al. 2019): M cycles of length T / M; in each, beta rises
   linearly from ``start`` to ``end`` during the first fraction R of the cycle, then stays.
@@ -28,7 +27,7 @@ from typing import Any
 import torch
 
 from course_vae._validate import check_nonnegative_int, check_pair, check_positive_int, check_real
-from course_vae.kl import kl_normal_std_unchecked
+from course_vae.kl import kl_normal_std
 
 
 def _check_terms(terms: Any, needed: tuple[str, ...]) -> None:
@@ -72,18 +71,6 @@ class BetaSchedule(_Plain):
 
     def _value(self, step: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-class ConstantBeta(BetaSchedule):
-    """beta(t) = value for every step (``value=1`` is the plain ELBO)."""
-
-    _fields = ("value",)
-
-    def __init__(self, value: float = 1.0):
-        self.value = check_real(value, "value", low=0.0)
-
-    def _value(self, step: int) -> float:
-        return self.value
 
 
 class LinearAnnealing(BetaSchedule):
@@ -155,8 +142,8 @@ def kl_per_dimension_batch(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tens
 
     Differentiable (computed by ``kl_normal_std`` on one dimension at a time).
     """
-    mu, logvar = check_pair(mu, logvar, "mu", "logvar", "latent_dim")
-    return kl_normal_std_unchecked(mu.unsqueeze(-1), logvar.unsqueeze(-1))
+    mu, logvar = check_pair(mu, logvar, "mu", "logvar", "latent_dim", scan=False)
+    return kl_normal_std(mu.unsqueeze(-1), logvar.unsqueeze(-1))
 
 
 class FreeBits(_Plain):
@@ -239,7 +226,7 @@ class KLCapacity(_Plain):
 
 
 _CLASSES = {
-    c.__name__: c for c in (ConstantBeta, LinearAnnealing, CyclicalAnnealing, FreeBits, KLCapacity)
+    c.__name__: c for c in (LinearAnnealing, CyclicalAnnealing, FreeBits, KLCapacity)
 }
 
 

@@ -19,8 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from course_vae._validate import check_choice, check_nonnegative_int, check_positive_int
-from course_vae.disentanglement import _codes_array, factor_indices
+from course_vae._validate import (
+    check_choice,
+    check_nonnegative_int,
+    check_positive_int,
+    codes_array,
+)
+from course_vae.disentanglement import factor_indices
 
 __all__ = ["REFERENCE_KINDS", "permute_rows", "reference_codes"]
 
@@ -55,6 +60,6 @@ def reference_codes(factors: Any, kind: str, n_dims: int | None = None,
 
 def permute_rows(codes: Any, seed: int = 0) -> np.ndarray:
     """``codes`` (n, d) with its rows shuffled: the same marginals, no link to the factors."""
-    z = _codes_array(codes)
+    z = codes_array(codes)
     rng = np.random.default_rng(check_nonnegative_int(seed, "seed"))
     return z[rng.permutation(z.shape[0])]

@@ -21,34 +21,21 @@ seeded draw), so the decoder sees fewer of the previous words and must get them 
 With ``use_latent=False`` the decoder ignores z (a language model alone: its log p(x|z) is
 then its exact log p(x)).
 
-The ELBO follows the course's conventions (:class:`~course_vae.elbo.ELBOTerms`): recon summed
-over tokens, KL = :func:`~course_vae.kl.kl_normal_std_unchecked` summed over latents, both
-averaged over the batch.  :func:`train_text` is the sibling of :func:`course_vae.train.train`
-for token sequences (the image loop takes float pixel tensors, this one token ids with a
-decoder that needs x as input); it takes the same ``beta`` (number or schedule) and
-``objective`` hooks (e.g. :class:`~course_vae.schedules.FreeBits`).
+The model follows the course's conventions: recon summed over tokens, KL summed over
+latents, both averaged over the batch; it trains with the one loop,
+:func:`course_vae.train.train`, like every other model of the course.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-from course_vae._validate import (
-    check_beta_schedule,
-    check_callable,
-    check_positive_int,
-    check_probability,
-    check_real,
-    check_seed,
-)
-from course_vae.diagnostics import latent_diagnostics
-from course_vae.elbo import ELBOTerms, iwae_bound
-from course_vae.models import reparameterize_unchecked
+from course_vae._validate import check_bool, check_positive_int, check_probability, check_seed
+from course_vae.elbo import iwae_bound
 
 __all__ = [
     "MAX_LEN",
@@ -58,11 +45,8 @@ __all__ = [
     "decode_tokens",
     "make_sentences",
     "sentence_log_prob",
-    "text_diagnostics",
-    "text_elbo_terms",
     "text_iwae",
-    "evaluate_text",
-    "train_text",
+    "token_log_likelihood",
 ]
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -144,182 +128,116 @@ def _lengths(tokens: torch.Tensor) -> torch.Tensor:
 class TextVAE(nn.Module):
     """GRU encoder -> (mu, logvar); GRU decoder with z in its initial state and every input.
 
-    ``use_latent=False``: the decoder gets z = 0 always and the KL is not charged (the
-    decoder alone).  Weights are drawn from ``seed``.
+    ``word_dropout``: the probability that each word the decoder reads is replaced by
+    <unk> (in training and in evaluation, each draw from the caller's generator).
+    ``use_latent=False``: the decoder alone: ``encode`` returns the prior's parameters
+    (mu = 0, logvar = 0, so the KL is exactly 0) and the decoder gets z = 0.  Weights are
+    drawn from ``seed`` without touching the global random state.  The model follows the
+    course's model protocol (``encode``, ``log_likelihood``, ``check_data``), so
+    :func:`course_vae.train.train` and :func:`course_vae.elbo.elbo` take it as they take
+    the image VAEs.
     """
 
     def __init__(self, vocab_size: int = len(VOCAB), embed_dim: int = 32, hidden: int = 64,
-                 latent_dim: int = 8, use_latent: bool = True, seed: int = 0):
+                 latent_dim: int = 8, use_latent: bool = True, word_dropout: float = 0.0,
+                 seed: int = 0):
         super().__init__()
         for name, v in (("vocab_size", vocab_size), ("embed_dim", embed_dim),
                         ("hidden", hidden), ("latent_dim", latent_dim)):
             check_positive_int(v, name)
-        torch.manual_seed(check_seed(seed))
-        self.latent_dim, self.vocab_size, self.use_latent = latent_dim, vocab_size, use_latent
-        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        self.encoder = nn.GRU(embed_dim, hidden, batch_first=True)
-        self.to_q = nn.Linear(hidden, 2 * latent_dim)
-        self.z_to_h = nn.Linear(latent_dim, hidden)
-        self.decoder = nn.GRU(embed_dim + latent_dim, hidden, batch_first=True)
-        self.out = nn.Linear(hidden, vocab_size)
+        self.word_dropout = check_probability(word_dropout, "word_dropout")
+        self.latent_dim, self.vocab_size = latent_dim, vocab_size
+        self.use_latent = check_bool(use_latent, "use_latent")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(check_seed(seed))
+            self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+            self.encoder = nn.GRU(embed_dim, hidden, batch_first=True)
+            self.to_q = nn.Linear(hidden, 2 * latent_dim)
+            self.z_to_h = nn.Linear(latent_dim, hidden)
+            self.decoder = nn.GRU(embed_dim + latent_dim, hidden, batch_first=True)
+            self.out = nn.Linear(hidden, vocab_size)
 
     def encode(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """mu, logvar of q(z|x), each (n, latent_dim): the encoder's last state (at <eos>)."""
+        if not self.use_latent:  # the decoder alone: q(z|x) = p(z), nothing to charge
+            zeros = torch.zeros(len(tokens), self.latent_dim, device=tokens.device)
+            return zeros, zeros
         states, _ = self.encoder(self.embed(tokens))
         last = states[torch.arange(len(tokens)), _lengths(tokens) - 1]
         mu, logvar = self.to_q(last).chunk(2, dim=-1)
         return mu, logvar
 
-    def decoder_inputs(self, tokens: torch.Tensor, word_dropout: float = 0.0,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+    def decoder_inputs(self, tokens: torch.Tensor, generator: torch.Generator | None = None
+                       ) -> torch.Tensor:
         """<bos> x_1 ... x_{T-1}, each word replaced by <unk> with prob. ``word_dropout``."""
         inputs = torch.cat([torch.full_like(tokens[:, :1], _ID[BOS]), tokens[:, :-1]], 1)
-        if word_dropout > 0:
-            drop = torch.rand(inputs.shape, generator=generator) < word_dropout
+        if self.word_dropout > 0:
+            drop = torch.rand(inputs.shape, generator=generator) < self.word_dropout
             drop[:, 0] = False  # <bos> stays
             inputs = inputs.masked_fill(drop & (inputs != 0), _ID[UNK])
         return inputs
 
-    def log_likelihood(self, tokens: torch.Tensor, z: torch.Tensor, inputs: torch.Tensor
-                       ) -> torch.Tensor:
-        """log p(x|z) summed over tokens (pads masked), shape z.shape[:-1].
-
-        ``z`` is (n, latent) or (k, n, latent) (k samples per sentence, as IWAE needs).
-        """
+    def decode(self, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Next-token logits (..., n, T, vocab) for z (..., n, latent) and decoder inputs (n, T)."""
         lead = z.shape[:-1]
         z = z.reshape(-1, self.latent_dim)
-        k = z.shape[0] // len(tokens)
-        tokens, inputs = tokens.repeat(k, 1), inputs.repeat(k, 1)
+        inputs = inputs.repeat(z.shape[0] // len(inputs), 1)
         if not self.use_latent:
             z = torch.zeros_like(z)
         emb = torch.cat([self.embed(inputs), z[:, None, :].expand(-1, inputs.shape[1], -1)], -1)
         states, _ = self.decoder(emb, torch.tanh(self.z_to_h(z))[None])
-        logp = torch.log_softmax(self.out(states), -1)
-        ll = logp.gather(-1, tokens[..., None]).squeeze(-1) * (tokens != 0)
-        return ll.sum(-1).reshape(lead)
+        logits = self.out(states)
+        return logits.reshape(*lead, *logits.shape[-2:])
+
+    def log_likelihood(self, tokens: torch.Tensor, z: torch.Tensor,
+                       generator: torch.Generator | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""(log p(x|z), logits): \sum_t log softmax(l_t)[x_t] over the tokens (pads masked).
+
+        ``z`` is (n, latent) or (k, n, latent) (k samples per sentence); word dropout draws
+        the dropped words from ``generator``.
+        """
+        logits = self.decode(z, self.decoder_inputs(tokens, generator))
+        return token_log_likelihood(tokens, logits), logits
+
+    def check_data(self, tokens: Any, name: str = "data") -> torch.Tensor:
+        """``tokens`` if it is a long tensor (n, T) of ids in [0, vocab_size), n >= 1, every
+        row starting with a word; else raise naming ``name``."""
+        if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long:
+            raise TypeError(f"{name} must be a long tensor of token ids (n, T), "
+                            f"got {type(tokens).__name__}")
+        if tokens.dim() != 2 or tokens.shape[0] == 0 or tokens.shape[1] == 0:
+            raise ValueError(f"{name} must have shape (n, T) with n, T >= 1, "
+                             f"got {tuple(tokens.shape)}")
+        if tokens.min() < 0 or tokens.max() >= self.vocab_size or (tokens[:, 0] == 0).any():
+            raise ValueError(f"{name} must hold ids in [0, {self.vocab_size}), no empty row")
+        return tokens
 
 
-def text_elbo_terms(model: TextVAE, tokens: torch.Tensor, beta: float = 1.0,
-                    generator: torch.Generator | None = None, word_dropout: float = 0.0
-                    ) -> ELBOTerms:
-    r"""The ELBO's terms for a batch of sentences, one z per sentence (no input checks).
-
-    recon = log p(x|z) summed over tokens; kl = KL(q(z|x) || N(0, I)) summed over latents
-    (0 with ``use_latent=False``); loss = -mean_batch(recon - beta * kl).
-    """
-    if model.use_latent:
-        mu, logvar = model.encode(tokens)
-        eps = torch.randn(mu.shape, generator=generator)
-        z = reparameterize_unchecked(mu, logvar, eps)
-    else:  # the decoder alone: no posterior, nothing to charge, z = 0
-        mu = logvar = z = torch.zeros(len(tokens), model.latent_dim)
-    recon = model.log_likelihood(tokens, z, model.decoder_inputs(tokens, word_dropout, generator))
-    return ELBOTerms.from_parts(recon, mu, logvar, z, tokens, beta)
+def token_log_likelihood(tokens: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    r"""\sum_t log softmax(l_t)[x_t] over the non-pad tokens; shape logits.shape[:-2]."""
+    logp = torch.log_softmax(logits, -1)
+    tokens = torch.broadcast_to(tokens, logp.shape[:-1])
+    return (logp.gather(-1, tokens[..., None]).squeeze(-1) * (tokens != 0)).sum(-1)
 
 
 @torch.no_grad()
-def text_iwae(model: TextVAE, tokens: torch.Tensor, n_samples: int = 50,
-              word_dropout: float = 0.0, seed: int = 0) -> torch.Tensor:
+def text_iwae(model: TextVAE, tokens: torch.Tensor, n_samples: int = 50, seed: int = 0
+              ) -> torch.Tensor:
     r"""IWAE_K estimate of log p(x) per sentence, shape (n,) (:func:`~course_vae.elbo.iwae_bound`).
 
     IWAE_K = log (1/K) \sum_k p(x|z_k) p(z_k) / q(z_k|x); word dropout (if any) uses one
     seeded draw of the dropped words, shared by the K samples.
     """
+    tokens = model.check_data(tokens, "tokens")
     n_samples = check_positive_int(n_samples, "n_samples")
     g = torch.Generator().manual_seed(check_seed(seed))
     mu, logvar = model.encode(tokens)
-    inputs = model.decoder_inputs(tokens, word_dropout, g)
+    inputs = model.decoder_inputs(tokens, g)
     if not model.use_latent:  # exact: log p(x|z) does not depend on z
-        return model.log_likelihood(tokens, mu, inputs).double()
+        return token_log_likelihood(tokens, model.decode(mu, inputs)).double()
 
     def fn(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return model.log_likelihood(tokens, z, inputs)
+        return token_log_likelihood(tokens, model.decode(z, inputs))
 
     return iwae_bound(fn, tokens.float(), n_samples, mu=mu, logvar=logvar, generator=g).double()
-
-
-@torch.no_grad()
-def text_diagnostics(model: TextVAE, tokens: torch.Tensor, **kwargs: Any):
-    """:func:`~course_vae.diagnostics.latent_diagnostics` of the encoder's posteriors."""
-    mu, logvar = model.encode(tokens)
-    return latent_diagnostics(mu, logvar, **kwargs)
-
-
-def train_text(
-    model: TextVAE,
-    train_tokens: torch.Tensor,
-    test_tokens: torch.Tensor,
-    epochs: int = 15,
-    lr: float = 1e-3,
-    batch_size: int = 64,
-    beta: float | Callable[[int], float] = 1.0,
-    objective: Callable[[ELBOTerms, float], torch.Tensor] | None = None,
-    word_dropout: float = 0.0,
-    seed: int = 0,
-    track_every: int | None = 10,
-) -> dict[str, list[float]]:
-    r"""Adam on -mean(recon - beta * KL) (or ``objective(terms, beta)``) over minibatches.
-
-    Returns a history: ``test_elbo`` and ``test_kl`` after training (lists of one value,
-    one seeded z per test sentence), and every ``track_every`` steps (and after the last)
-    ``step``, ``beta`` and ``kl_per_dim`` (the test set's KL_d, a list per record), to draw
-    the KL per dimension over training with beta(t) (``track_every=None``: only at the
-    end); ``beta_per_step`` holds beta at every step.  ``seed`` fixes the order, the noise
-    and the dropped words.
-    """
-    epochs, batch_size = check_positive_int(epochs, "epochs"), check_positive_int(batch_size,
-                                                                                    "batch_size")
-    if track_every is not None:
-        track_every = check_positive_int(track_every, "track_every")
-    lr = check_real(lr, "lr", low=0.0, low_open=True)
-    word_dropout = check_probability(word_dropout, "word_dropout")
-    beta_fn = check_beta_schedule(beta)
-    if objective is not None:
-        check_callable(objective, "objective", "objective(terms, beta) -> loss")
-    g = torch.Generator().manual_seed(check_seed(seed))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    hist: dict[str, list] = {"step": [], "beta": [], "kl_per_dim": [], "test_elbo": [],
-                             "test_kl": [], "beta_per_step": []}
-    n, step = len(train_tokens), 0
-    for _ in range(epochs):
-        model.train()
-        perm = torch.randperm(n, generator=g)
-        for i in range(0, n, batch_size):
-            b = float(beta_fn(step))
-            hist["beta_per_step"].append(b)
-            if track_every is not None and step % track_every == 0:
-                _track(model, test_tokens, hist, step, b)
-            terms = text_elbo_terms(model, train_tokens[perm[i:i + batch_size]], b, g,
-                                    word_dropout)
-            loss = terms.loss if objective is None else objective(terms, b)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-    test = evaluate_text(model, test_tokens, word_dropout, seed=seed + 1)
-    hist["test_elbo"].append(test["elbo"])
-    hist["test_kl"].append(test["kl"])
-    _track(model, test_tokens, hist, step, float(beta_fn(step)))
-    model.eval()
-    return hist
-
-
-@torch.no_grad()
-def _track(model: TextVAE, tokens: torch.Tensor, hist: dict, step: int, beta: float) -> None:
-    mu, logvar = model.encode(tokens)
-    kl_d = 0.5 * (mu**2 + logvar.exp() - logvar - 1).mean(0)
-    hist["step"].append(step)
-    hist["beta"].append(beta)
-    hist["kl_per_dim"].append(kl_d.tolist() if model.use_latent else [0.0] * model.latent_dim)
-
-
-@torch.no_grad()
-def evaluate_text(model: TextVAE, tokens: torch.Tensor, word_dropout: float = 0.0,
-                  seed: int = 0) -> dict[str, float]:
-    """Mean ``recon``, ``kl``, ``elbo`` (nats per sentence), one seeded z per sentence."""
-    was = model.training
-    model.eval()
-    terms = text_elbo_terms(model, tokens, 1.0, torch.Generator().manual_seed(seed), word_dropout)
-    model.train(was)
-    recon, kl = float(terms.recon.mean()), float(terms.kl.mean())
-    return {"recon": recon, "kl": kl, "elbo": recon - kl}

@@ -1,12 +1,17 @@
-r"""One training loop for every chapter: Adam on -mean(recon - beta * KL), seeded and lean.
+r"""One training loop for every model of the course: Adam on -mean(recon - beta * KL).
 
-:func:`train` returns a history of per-epoch train and test reconstruction log-likelihood
-(``recon`` = E_q[log p(x|z)]), KL and ELBO, all in nats per example (summed over pixels and
-latent dimensions, averaged over examples).  The train values average the minibatches of
-the epoch (while the model changes); the test values are computed once at the end of each
-epoch.  Chapters change the objective with ``beta`` (a number or a schedule ``step -> beta``)
-or with ``objective`` (a function of the :class:`~course_vae.elbo.ELBOTerms` and beta,
-e.g. for free bits), without another loop.
+:func:`train` takes any course model (the MLP :class:`~course_vae.models.VAE`, the MADE
+decoder, the conv VAE, the text VAE): each supplies q(z|x) and log p(x|z), and
+:func:`course_vae.elbo.elbo` turns them into the ELBO's terms.  It returns a history of
+per-epoch train and test reconstruction log-likelihood (``recon`` = E_q[log p(x|z)]), KL and
+ELBO, all in nats per example (summed over pixels or tokens and over latent dimensions,
+averaged over examples).  The train values average the minibatches of the epoch (while the
+model changes); the test values are computed once at the end of each epoch.
+
+What is minimised: the course's loss (``beta`` a number or a schedule ``step -> beta``), or
+``objective(terms, beta)`` (free bits, capacity...), or a loss written the
+``pytorch/examples`` way, ``loss_fn(recon_x, x, mu, logvar)``.  ``on_step`` runs between
+steps (e.g. extra encoder updates).  The history always reports the plain ELBO.
 
 :func:`train` is the loop itself (epochs, minibatches, ELBO terms, loss, backward, step);
 the checks, the history, the progress bar and the per-epoch evaluation are small helpers.
@@ -26,18 +31,17 @@ from course_vae._validate import (
     check_beta_schedule,
     check_callable,
     check_device,
-    check_finite,
+    check_model,
     check_positive_int,
     check_real,
     check_seed,
 )
 from course_vae.data import DynamicBinarization
-from course_vae.elbo import ELBOTerms, decode, elbo_terms, log_likelihood_unchecked
-from course_vae.kl import kl_normal_std
-from course_vae.models import VAE, reparameterize_unchecked
+from course_vae.diagnostics import encode_dataset, kl_per_dimension
+from course_vae.elbo import ELBOTerms, elbo
 from course_vae.rng import as_generator
 
-__all__ = ["HISTORY_KEYS", "NonFiniteLossError", "evaluate", "train"]
+__all__ = ["HISTORY_KEYS", "KLTracker", "NonFiniteLossError", "evaluate", "train"]
 
 HISTORY_KEYS = (
     "epoch",
@@ -52,6 +56,7 @@ HISTORY_KEYS = (
 )
 
 Objective = Callable[[ELBOTerms, float], torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -64,7 +69,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def train(
-    model: VAE,
+    model: Any,
     train_data: torch.Tensor | DynamicBinarization,
     test_data: torch.Tensor | None = None,
     epochs: int = 10,
@@ -77,31 +82,41 @@ def train(
     objective: Objective | None = None,
     on_epoch_end: Callable[[int, dict[str, list[float]]], None] | None = None,
     eval_batch_size: int = 1024,
+    loss_fn: LossFn | None = None,
+    on_step: Callable[[int, torch.Tensor, float], None] | None = None,
 ) -> dict[str, list[float]]:
     r"""Train ``model`` with Adam on minibatches of ``train_data``; return the per-epoch history.
 
-    loss = -mean_batch(recon - beta * KL) (or ``objective(terms, beta)``), where recon =
-    log p(x|z) summed over pixels and KL = KL(q(z|x) || N(0, I)) summed over latents.
+    loss = -mean_batch(recon - beta * KL) (or ``objective(terms, beta)``, or ``loss_fn``),
+    where recon = log p(x|z) summed over pixels (tokens) and KL = KL(q(z|x) || N(0, I))
+    summed over latents.
 
-    * ``train_data``: a float tensor (n, input_dim) used as is, or a
-      :class:`~course_vae.data.DynamicBinarization`, redrawn x ~ Bernoulli(grey) every epoch.
-    * ``test_data``: a tensor evaluated once per epoch (one z per example, same noise each
-      epoch), or None.
+    * ``model``: any course model (VAE, AutoregressiveVAE, ConvVAE, TextVAE).
+    * ``train_data``: the model's data (float images (n, input_dim), or token ids for the
+      text VAE), or a :class:`~course_vae.data.DynamicBinarization`, redrawn
+      x ~ Bernoulli(grey) every epoch.  Checked once, here (``model.check_data``).
+    * ``test_data``: evaluated once per epoch (one z per example, same noise each epoch).
     * ``beta``: a number, or a function of the global step (0, 1, ...) giving beta.
-    * ``objective``: optional hook ``objective(terms, beta) -> scalar loss`` replacing the
-      default loss (free bits, KL targets...); the history still reports the plain ELBO.
+    * ``objective``: optional ``objective(terms, beta) -> scalar loss`` replacing the
+      default loss (free bits, KL targets...).
+    * ``loss_fn``: optional ``loss_fn(recon_x, x, mu, logvar) -> scalar``, a loss written the
+      ``pytorch/examples`` way (recon_x = the decoder's mean image, sigmoid of the logits for
+      a Bernoulli decoder); image models only.  Give at most one of objective and loss_fn.
+    * ``on_step(step, x, beta)`` runs after each optimiser step (``step`` = steps done, ``x``
+      the minibatch), e.g. to track the KL or to update the encoder more often.
+    * ``on_epoch_end(epoch, history)`` runs after each epoch.
     * ``seed`` fixes the minibatch order, the binarisations and the noise: same seed, same
       initial model -> the same history (bit for bit on CPU with deterministic algorithms).
     * ``progress``: a ``tqdm.auto`` bar over epochs; None shows it only when interactive.
-    * ``on_epoch_end(epoch, history)`` is called after each epoch.
 
     History keys: :data:`HISTORY_KEYS` (lists, one float per epoch; ``train_loss`` is the
-    mean minimised loss; the ``test_*`` lists stay empty without ``test_data``).  Raises
-    :class:`NonFiniteLossError` naming the epoch and step if the loss (or the encoder's
-    output) is NaN or infinite, before that step's update.
+    mean minimised loss; the ``test_*`` lists stay empty without ``test_data``); whatever is
+    minimised, ``*_elbo`` is the plain ELBO.  Raises :class:`NonFiniteLossError` naming the
+    epoch and step if the loss (or the encoder's output) is NaN or infinite, before that
+    step's update, so the weights stay finite.
     """
     args = _check_args(model, train_data, test_data, epochs, lr, batch_size, beta, seed,
-                       objective, on_epoch_end, eval_batch_size)
+                       objective, loss_fn, on_epoch_end, on_step, eval_batch_size)
     device = check_device(device) if device is not None else next(model.parameters()).device
     train_x, test_x = _to_device(model, train_data, args, device)
     dynamic = isinstance(train_data, DynamicBinarization)
@@ -121,14 +136,19 @@ def train(
             for i in range(n_steps):
                 x = x_epoch[perm[i * batch_size : (i + 1) * batch_size]]
                 beta_now = float(args.beta_fn(step))
-                terms = elbo_terms(model, x, beta_now, noise_gen)
-                loss = terms.loss if objective is None else objective(terms, beta_now)
+                try:
+                    terms = elbo(model, x, beta_now, noise_gen, check_input=False)
+                except ValueError as exc:  # a NaN or infinite mu or logvar, named by the KL
+                    raise _non_finite(str(exc), epoch, i, n_steps, step) from exc
+                loss = _minimised(model, x, terms, beta_now, objective, loss_fn)
                 _check_loss(loss, epoch, i, n_steps, step)  # before the update
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 log.add(loss, terms)
                 step += 1
+                if on_step is not None:
+                    on_step(step, x, beta_now)
             log.record(history, epoch, beta_now, n, batch_size)
             if test_x is not None:
                 _record_test(history, model, test_x, eval_batch_size, args.seed, epoch, step)
@@ -157,33 +177,47 @@ class _Args:
 
 
 def _check_args(
-    model, train_data, test_data, epochs, lr, batch_size, beta, seed, objective, on_epoch_end,
-    eval_batch_size,
+    model, train_data, test_data, epochs, lr, batch_size, beta, seed, objective, loss_fn,
+    on_epoch_end, on_step, eval_batch_size,
 ) -> _Args:
-    """Check train()'s arguments once, each error naming the argument."""
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a course_vae VAE, got {type(model).__name__}")
+    """Check train()'s arguments once, each error naming the argument; the data are scanned
+    here, once, by the model's own ``check_data``."""
+    check_model(model)
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
     check_positive_int(eval_batch_size, "eval_batch_size")
     seed = check_seed(seed)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     beta_fn = check_beta_schedule(beta)
-    if objective is not None:
-        check_callable(objective, "objective", "objective(terms, beta) -> loss")
-    if on_epoch_end is not None:
-        check_callable(on_epoch_end, "on_epoch_end", "on_epoch_end(epoch, history)")
-    d = model.config.input_dim
-    train_x = _as_tensor_data(train_data, "train_data", d)
-    test_x = None if test_data is None else _as_tensor_data(test_data, "test_data", d)
-    if model.config.likelihood == "bernoulli":
-        for name, t in (("train_data", train_x), ("test_data", test_x)):
-            if t is not None and (t.min() < 0 or t.max() > 1):
-                raise ValueError(f"{name} must lie in [0, 1] for a Bernoulli decoder")
+    hooks = (("objective", objective, "objective(terms, beta) -> loss"),
+             ("loss_fn", loss_fn, "loss_fn(recon_x, x, mu, logvar) -> loss"),
+             ("on_epoch_end", on_epoch_end, "on_epoch_end(epoch, history)"),
+             ("on_step", on_step, "on_step(step, x, beta)"))
+    for name, hook, usage in hooks:
+        if hook is not None:
+            check_callable(hook, name, usage)
+    if objective is not None and loss_fn is not None:
+        raise ValueError("give at most one of objective and loss_fn")
+    if loss_fn is not None and not callable(getattr(model, "mean_image", None)):
+        raise ValueError("loss_fn needs an image model (recon_x is its mean image)")
+    grey = train_data.grey if isinstance(train_data, DynamicBinarization) else train_data
+    train_x = model.check_data(grey, "train_data")
+    test_x = None if test_data is None else model.check_data(test_data, "test_data")
     return _Args(train_x, test_x, lr, seed, beta_fn)
 
 
-def _to_device(model: VAE, train_data, args: _Args, device: torch.device):
+def _minimised(model, x, terms: ELBOTerms, beta: float, objective, loss_fn) -> torch.Tensor:
+    """What the step minimises: the course's loss, ``objective`` or a learner's ``loss_fn``."""
+    if loss_fn is not None:
+        loss = loss_fn(model.mean_image(terms.decoded), x, terms.mu, terms.logvar)
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+            raise ValueError(f"loss_fn must return a scalar tensor, got "
+                             f"{type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}")
+        return loss
+    return terms.loss if objective is None else objective(terms, beta)
+
+
+def _to_device(model, train_data, args: _Args, device: torch.device):
     """Move the model and the data to ``device`` (a DynamicBinarization moves per epoch)."""
     model.to(device)
     train_x, test_x = args.train_x, args.test_x
@@ -292,21 +326,7 @@ def _is_interactive() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-def _as_tensor_data(data: Any, name: str, input_dim: int) -> torch.Tensor:
-    if isinstance(data, DynamicBinarization):
-        data = data.grey
-    if not isinstance(data, torch.Tensor) or not data.is_floating_point():
-        raise TypeError(
-            f"{name} must be a float tensor (n, input_dim) or a DynamicBinarization, "
-            f"got {type(data).__name__}"
-        )
-    if data.dim() != 2 or data.shape[1] != input_dim or data.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (n, {input_dim}), got {tuple(data.shape)}")
-    check_finite(data, name)
-    return data
-
-
-def _adam(model: VAE, lr: float) -> torch.optim.Adam:
+def _adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
     """Adam; the fused kernel where this torch has it for the device (same maths, fewer ops)."""
     try:
         return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
@@ -316,22 +336,20 @@ def _adam(model: VAE, lr: float) -> torch.optim.Adam:
 
 @torch.no_grad()
 def evaluate(
-    model: VAE,
+    model: Any,
     data: torch.Tensor,
     batch_size: int = 1024,
     generator: torch.Generator | int | None = 0,
 ) -> dict[str, float]:
-    """Mean ``recon``, ``kl`` and ``elbo`` (nats per example) of ``model`` on the tensor ``data``.
+    """Mean ``recon``, ``kl`` and ``elbo`` (nats per example) of ``model`` on ``data``.
 
     One z ~ q(z|x) per example, drawn from ``generator`` (an int seed by default).
     """
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a course_vae VAE, got {type(model).__name__}")
+    check_model(model)
     device = next(model.parameters()).device
-    data = _as_tensor_data(data, "data", model.config.input_dim).to(device)
+    data = model.check_data(data, "data").to(device)
     batch_size = check_positive_int(batch_size, "batch_size")
-    gen = as_generator(generator, device)
-    sums = _eval_sums(model, data, batch_size, gen)
+    sums = _eval_sums(model, data, batch_size, as_generator(generator, device))
     recon, kl = (sums / len(data)).tolist()
     return {"recon": recon, "kl": kl, "elbo": recon - kl}
 
@@ -342,14 +360,39 @@ def _eval_sums(model, data, batch_size, gen) -> torch.Tensor:
     model.eval()
     total = torch.zeros(2, device=data.device, dtype=torch.float64)
     for start in range(0, len(data), batch_size):
-        x = data[start : start + batch_size]
-        mu, logvar = model.encode(x)
-        eps = torch.randn(mu.shape, generator=gen, device=mu.device, dtype=mu.dtype)
-        z = reparameterize_unchecked(mu, logvar, eps)
-        recon = log_likelihood_unchecked(model, x, decode(model, z, x))
-        # the checked KL raises ValueError on a non-finite mu or logvar
-        total += torch.stack([recon.sum(), kl_normal_std(mu, logvar).sum()]).double()
+        # the KL raises ValueError on a non-finite mu or logvar
+        t = elbo(model, data[start : start + batch_size], 1.0, gen, check_input=False)
+        total += torch.stack([t.recon.sum(), t.kl.sum()]).double()
     model.train(was_training)
     return total
 
 
+class KLTracker:
+    r"""An ``on_step`` hook for :func:`train`: the KL per latent dimension of ``data`` every
+    ``every`` steps (and at step 0, on creation), and beta at every step.
+
+    After training: ``steps``, ``betas`` (at the recorded steps), ``kl_per_dim`` (one list
+    of latent_dim floats per record, nats, :func:`~course_vae.diagnostics.kl_per_dimension`
+    of the encoder's posteriors) and ``beta_per_step``.
+    """
+
+    def __init__(self, model: Any, data: torch.Tensor, every: int, beta0: float = 0.0):
+        self.model = check_model(model)
+        self.data = model.check_data(data, "data")
+        self.every = check_positive_int(every, "every")
+        self.steps: list[int] = []
+        self.betas: list[float] = []
+        self.kl_per_dim: list[list[float]] = []
+        self.beta_per_step: list[float] = []
+        self._record(0, check_real(beta0, "beta0", low=0.0))
+
+    def _record(self, step: int, beta: float) -> None:
+        mu, logvar = encode_dataset(self.model, self.data)
+        self.steps.append(step)
+        self.betas.append(beta)
+        self.kl_per_dim.append(kl_per_dimension(mu, logvar).tolist())
+
+    def __call__(self, step: int, x: torch.Tensor, beta: float) -> None:
+        self.beta_per_step.append(beta)
+        if step % self.every == 0:
+            self._record(step, beta)

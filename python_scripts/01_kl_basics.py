@@ -285,7 +285,7 @@ mu_q, s_q, mu_p, s_p = 0.0, 1.0, 1.0, 2.0
 closed = float(cv.kl_normal([mu_q], [2 * math.log(s_q)], [mu_p], [2 * math.log(s_p)]))
 quad = float(cv.kl_quadrature(D.Normal(mu_q, s_q).log_prob, D.Normal(mu_p, s_p).log_prob))
 print(f"KL(N(0,1) || N(1,2^2)): closed form {closed:.6f}, quadrature {quad:.6f} nats")
-pair = cv.kl.gaussian_pair_state(mu_q, s_q, mu_p, s_p)
+pair = cv.explorer_state.gaussian_pair_state(mu_q, s_q, mu_p, s_p)
 print(f"most negative value of the integrand: {float(pair['integrand'].min()):.4f}")
 
 # %%

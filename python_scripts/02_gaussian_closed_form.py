@@ -161,13 +161,12 @@ assert rel < 1e-6
 # %% [markdown]
 # ## 4. The package's implementation
 #
-# Here is the tested function used throughout the course. It checks its inputs, then
-# computes $\tfrac12\sum_j(\mu_j^2 + e^{l_j} - 1 - l_j)$ with $l = \log\sigma^2$; the
-# training loop calls the unchecked core `kl_normal_std_unchecked` directly:
+# Here is the tested function used throughout the course, the training loop included. It
+# checks the types and shapes of its inputs, then computes
+# $\tfrac12\sum_j(\mu_j^2 + e^{l_j} - 1 - l_j)$ with $l = \log\sigma^2$:
 
 # %%
 cv.show_source(cv.kl.kl_normal_std)
-cv.show_source(cv.kl.kl_normal_std_unchecked)
 
 # %% [markdown]
 # With $l = \log\sigma^2$, the $\sigma$-part of each term is $\sigma^2 - \log\sigma^2 - 1 = e^{l} - 1 - l$.
@@ -417,12 +416,12 @@ assert rel_general < 1e-6 and reduces < 1e-12
 #
 # $$\mathrm{KL}(q\,\|\,p) = \tfrac12\Big[\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1 - \mu_0)^\top\Sigma_1^{-1}(\mu_1 - \mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\Big],$$
 #
-# `cv.linear_gaussian.kl_gaussian_full`. With diagonal covariances the trace, the quadratic form
+# `cv.kl.kl_gaussian_full`. With diagonal covariances the trace, the quadratic form
 # and the log-determinants all become sums over $j$ and it is the diagonal form above — which
 # is why a factorised $q$ against a factorised $p$ is a sum over dimensions.
 
 # %%
-from course_vae.linear_gaussian import kl_gaussian_full
+from course_vae.kl import kl_gaussian_full
 
 A = torch.randn(16, 3, 3, generator=gen, dtype=torch.float64)
 B = torch.randn(16, 3, 3, generator=gen, dtype=torch.float64)

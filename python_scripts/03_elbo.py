@@ -47,7 +47,7 @@ from course_vae.diagnostics import (
     independent_pixel_log_likelihood,
 )
 from course_vae.elbo import importance_log_weights, iwae_from_log_weights
-from course_vae.linear_gaussian import kl_gaussian_full
+from course_vae.kl import kl_gaussian_full
 from course_vae.plots import (
     plot_beta_comparison,
     plot_elbo_surgery,
@@ -269,13 +269,14 @@ assert history["epoch"][-1] == CH03_VAE["epochs"]
 
 # %% [markdown]
 # **The code that just ran.** `train_recipe` calls the package's one training loop,
-# `cv.train.train`, and every step minimises the `loss` of `cv.elbo.elbo_terms`, printed
-# below. Per example, `recon` is summed over the pixels and `kl` over the latent
+# `cv.train.train`, and every step minimises the `loss` of `cv.elbo.elbo`, which
+# `cv.elbo.beta_elbo_loss` computes; both are printed below. Per example, `recon` is summed over the pixels and `kl` over the latent
 # dimensions; the loss is minus the **batch mean** of $\text{recon} - \beta\,\text{KL}$, so
 # maximising the ELBO means minimising a loss in which the KL enters with a **plus** sign.
 
 # %%
-cv.show_source(cv.elbo.elbo_terms)
+cv.show_source(cv.elbo.elbo, docstring=False)
+cv.show_source(cv.elbo.beta_elbo_loss, docstring=False)
 cv.show_source(cv.train.train, docstring=False)
 
 # %% [markdown]
@@ -418,7 +419,7 @@ assert log_px - lg_bounds[1000] < 0.2 * (log_px - lg_bounds[1])  # most of the g
 # ELBO is estimated by the mean of all 1000 log weights.
 
 # %% tags=["nbval-ignore-output"]
-vae_fn = lambda x, z: cv.elbo.log_likelihood(model, x, model.decode(z))
+vae_fn = lambda x, z: model.log_likelihood(x, z)[0]  # log p(x|z), summed over pixels
 log_w = importance_log_weights(digits.test_binary, mu_test, logvar_test, vae_fn, 1000, generator=0)
 per_image = {K: iwae_from_log_weights(log_w[:K]) for K in (1, 10, 100, 1000)}  # (400,) each
 elbo_per_image = log_w.mean(0)
@@ -716,7 +717,7 @@ print("for every training seed: beta = 0 from p(z) scores lowest; fitted densiti
 #
 # Where does a prior sample go wrong? In two dimensions we can look. For the 2-D model of
 # Section 4 ($\beta = 1$) we compute $\log q(z) - \log p(z)$ over the plane, with $q(z)$ the
-# aggregate posterior of the training images (`latent.aggregate_log_density`): blue where
+# aggregate posterior of the training images (`diagnostics.aggregate_log_density`): blue where
 # the codes are denser than the prior, red where the prior puts more mass than the codes.
 # Call a point a **hole** when $q(z) < p(z)$ (inside the black line), a **deep hole** when
 # $q(z) < p(z)/10$. We draw 2,000 prior samples, split them into those in holes and the rest,
@@ -728,9 +729,9 @@ mu_train2, logvar_train2 = encode_dataset(model, train_fixed)
 axis = torch.linspace(-3.5, 3.5, 141)
 g2, g1 = torch.meshgrid(axis, axis, indexing="ij")
 grid = torch.stack([g1.reshape(-1), g2.reshape(-1)], 1)
-log_ratio = latent.aggregate_log_density(grid, mu_train2, logvar_train2) - latent.prior_log_density(grid.double())
+log_ratio = cv.diagnostics.aggregate_log_density(grid, mu_train2, logvar_train2) - latent.prior_log_density(grid.double())
 z_prior = model.sample_prior(2000, generator=1)
-ratio_at = latent.aggregate_log_density(z_prior, mu_train2, logvar_train2) - latent.prior_log_density(z_prior.double())
+ratio_at = cv.diagnostics.aggregate_log_density(z_prior, mu_train2, logvar_train2) - latent.prior_log_density(z_prior.double())
 in_hole = ratio_at < 0
 with torch.no_grad():
     decoded_prior = model.mean_image(model.decode(z_prior))
@@ -740,7 +741,7 @@ deep = {"2-D, beta = 1": (ratio_at < math.log(0.1)).double().mean().item()}
 for b, m in beta_models.items():
     z8 = m.sample_prior(n_s, generator=0)
     mu8, logvar8 = encode_dataset(m, train_fixed)
-    r8 = latent.aggregate_log_density(z8, mu8, logvar8) - latent.prior_log_density(z8.double())
+    r8 = cv.diagnostics.aggregate_log_density(z8, mu8, logvar8) - latent.prior_log_density(z8.double())
     deep[f"8-D, beta = {b:g}"] = (r8 < math.log(0.1)).double().mean().item()
 print(f"2-D model: prior samples in holes (q < p) {in_hole.double().mean():.0%}; precision of their "
       f"decodings {hole_pr.precision:.2f}, of the others {dense_pr.precision:.2f}")
@@ -778,7 +779,7 @@ print("with the KL, deep holes are rare; without it, nearly every prior sample l
 # Move $(z_1, z_2)$ over the 2-D model's latent plane: the right panel decodes $z$, the star
 # marks it among the test codes. The readout gives the prior log-density $\log p(z)$ and the KL
 # an encoder would pay to put a posterior $\mathcal N(z, \sigma^2 I)$ there,
-# $\tfrac12|z|^2 + \tfrac12\sum_j(\sigma^2 - \log\sigma^2 - 1)$ (from `cv.latent.latent_point_state`).
+# $\tfrac12|z|^2 + \tfrac12\sum_j(\sigma^2 - \log\sigma^2 - 1)$ (from `cv.explorer_state.latent_point_state`).
 # Things to try:
 #
 # - walk from one digit's cluster to another and watch the decoding morph;
@@ -789,7 +790,7 @@ print("with the KL, deep holes are rare; without it, nearly every prior sample l
 LatentPlaneExplorer(model, mu_test, digits.test_labels, digits.image_shape, z=(1.0, -0.5), sigma=0.3)
 
 # %%
-st = latent.latent_point_state(model, [1.0, -0.5], sigma=1.0)
+st = cv.explorer_state.latent_point_state(model, [1.0, -0.5], sigma=1.0)
 print(f"z = (1, -0.5), sigma = 1: log p(z) = {st['log_prior']:.4f}, KL = {st['kl']:.4f} nats")
 assert abs(st["log_prior"] - (-0.5 * 1.25 - math.log(2 * math.pi))) < 1e-9
 assert abs(st["kl"] - 0.5 * 1.25) < 1e-9 and abs(st["kl_width"]) < 1e-9  # sigma = 1: position only

@@ -48,9 +48,17 @@ from course_vae.recipes import (
     CH04_REMEDIES,
     CH04_TEXT,
     CH04_VAE,
-    model_from_recipe,
+    text_data,
+    train_recipe,
+    train_text_recipe,
 )
-from course_vae.runs import seed_mean_std, summarize_collapse_run, summarize_text_run
+from course_vae.runs import (
+    format_mean_std,
+    mean_std,
+    per_seed,
+    summarize_collapse_run,
+    summarize_text_run,
+)
 from course_vae.widgets import CollapseExplorer
 
 device = cv.setup_notebook(seed=0)
@@ -92,21 +100,13 @@ device = cv.setup_notebook(seed=0)
 
 # %%
 data = cv.load_dataset("digits")
-train_data, test_x = data.train_binary(seed=0), data.test_binary
+test_x = data.test_binary
 LATENT, EPOCHS, BATCH = CH04_VAE["latent_dim"], CH04_VAE["epochs"], CH04_VAE["batch_size"]
 TOTAL_STEPS = EPOCHS * math.ceil(data.n_train / BATCH)
 print(f"{data.n_train} training and {data.n_test} test images of {data.input_dim} pixels; "
       f"{EPOCHS} epochs = {TOTAL_STEPS} optimiser steps per model")
 
 runs = {}  # (family, run) -> summary, for the tables and the explorer
-
-
-def fit(model, key, seed=CH04_VAE["train_seed"], **kwargs):
-    """Train with the common budget and store the run's summary under ``key``."""
-    history = cv.train.train(model, train_data, test_x, epochs=EPOCHS, lr=CH04_VAE["lr"],
-                             batch_size=BATCH, seed=seed, progress=False, **kwargs)
-    runs[key] = summarize_collapse_run(model, history, test_x, n_images=8)
-    return model
 
 
 def report(key):
@@ -132,8 +132,8 @@ mlp = {}
 for seed in CH04_BETA_SWEEP["seeds"]:
     for beta in CH04_BETA_SWEEP["betas"]:
         key = ("beta-VAE (MLP decoder)", f"beta={beta:g}" + (f", seed {seed}" if seed else ""))
-        model = fit(model_from_recipe({**CH04_VAE, "model_seed": seed}, data.input_dim), key,
-                    seed=seed, beta=beta)
+        model, history = train_recipe(CH04_VAE, data, seed=seed, beta=beta)
+        runs[key] = summarize_collapse_run(model, history, test_x, n_images=8)
         if seed == 0:
             mlp[beta] = model
 sweep = {(beta, seed): runs[("beta-VAE (MLP decoder)", f"beta={beta:g}" + (f", seed {seed}" if seed else ""))]
@@ -256,8 +256,7 @@ assert b1["test_elbo"] > b8["test_elbo"] + 2.0  # collapse costs ELBO here
 # model's $\log p(x)$.
 
 # %%
-train_tokens = text.make_sentences(CH04_TEXT["n_train"], seed=CH04_TEXT["train_data_seed"])
-test_tokens = text.make_sentences(CH04_TEXT["n_test"], seed=CH04_TEXT["test_data_seed"])
+train_tokens, test_tokens = text_data(CH04_TEXT)
 exact_log_px = text.sentence_log_prob(test_tokens).mean().item()
 lengths = (test_tokens != 0).sum(1) - 1  # words, without <eos>
 print(f"{len(train_tokens)} training and {len(test_tokens)} test sentences, vocabulary of "
@@ -287,52 +286,26 @@ print(f"exact log p(x) of the test sentences under the grammar: {exact_log_px:.3
 cv.show_source(text.TextVAE.log_likelihood)
 
 # %%
-def fit_text(key, seed, word_dropout=0.0, use_latent=True, track=False, **kwargs):
-    """Train a TextVAE with the chapter's text budget; store its summary under ``key``
-    (``track``: record the KL per dimension every few steps, for the plots of section 5)."""
-    c = CH04_TEXT
-    model = text.TextVAE(embed_dim=c["embed_dim"], hidden=c["hidden"], latent_dim=c["latent_dim"],
-                         use_latent=use_latent, seed=seed)
-    history = text.train_text(model, train_tokens, test_tokens, epochs=c["epochs"], lr=c["lr"],
-                              batch_size=c["batch_size"], word_dropout=word_dropout, seed=seed,
-                              track_every=c["track_every"] if track else None, **kwargs)
-    runs[key] = summarize_text_run(model, history, test_tokens, word_dropout,
-                                   iwae_samples=c["iwae_samples"], seed=seed)
-    text_models[key] = model
-    return runs[key]
-
-
 text_models = {}
+
 
 SEEDS, DOSES = CH04_TEXT["seeds"], CH04_TEXT["word_dropouts"]
 for r in DOSES:
     for seed in SEEDS:
-        fit_text(("text VAE", f"word dropout {r:g}, seed {seed}"), seed, word_dropout=r,
-                 track=r == 0 and seed == 0)
-        fit_text(("text decoder alone", f"word dropout {r:g}, seed {seed}"), seed, word_dropout=r,
-                 use_latent=False)
+        for family, use_latent in (("text VAE", True), ("text decoder alone", False)):
+            key = (family, f"word dropout {r:g}, seed {seed}")
+            model, history, tracker = train_text_recipe(
+                train_tokens, test_tokens, seed, word_dropout=r, use_latent=use_latent,
+                track=use_latent and r == 0 and seed == 0)
+            runs[key] = summarize_text_run(model, history, test_tokens, CH04_TEXT["iwae_samples"],
+                                           seed, tracker)
+            text_models[key] = model
+stat, fmt = mean_std, format_mean_std  # mean and std over seeds; "mean ± std"
 
-
-def per_seed(family, label, metric):
-    """The metric of every seed's run, as a list."""
-    return [runs[(family, f"{label}, seed {s}")][metric] for s in SEEDS]
-
-
-def stat(values):
-    """Mean and standard deviation over seeds."""
-    return seed_mean_std(dict(enumerate({"v": v} for v in values)), list(range(len(values))), "v")
-
-
-def fmt(values, digits):
-    """'mean ± std' over seeds."""
-    mean, sd = stat(values)
-    return f"{mean:{digits + 4}.{digits}f} ± {sd:.{digits}f}"
-
-
-dose = {r: {m: per_seed("text VAE", f"word dropout {r:g}", m)
+dose = {r: {m: per_seed(runs, "text VAE", f"word dropout {r:g}", m, SEEDS)
             for m in ("kl", "mutual_info", "n_active", "log_px", "test_elbo")} for r in DOSES}
 for r in DOSES:
-    dose[r]["alone"] = per_seed("text decoder alone", f"word dropout {r:g}", "log_px")
+    dose[r]["alone"] = per_seed(runs, "text decoder alone", f"word dropout {r:g}", "log_px", SEEDS)
 strength = [1 - r for r in DOSES]
 fig = plot_dose_response(
     strength,
@@ -394,7 +367,7 @@ assert stat(weak["log_px"])[0] > stat(weak["alone"])[0] + 1.0  # z helps the wea
 #
 # One table per model from `diagnostics.latent_diagnostics` on the test set (for the image
 # models `diagnostics.model_diagnostics(model, x)` runs the encoder and calls it; for the
-# text model `text.text_diagnostics`): the KL per dimension, active units, $I(x; z)$ and
+# text model `diagnostics.model_diagnostics`): the KL per dimension, active units, $I(x; z)$ and
 # $\mathrm{KL}(q(z)\,\|\,p(z))$. $I(x; z)$ is estimated with one sample per test point and
 # can be at most $\log N$ nats on $N$ points.
 
@@ -483,10 +456,13 @@ remedies = {
 }
 for name, kwargs in remedies.items():
     for seed in SEEDS:
-        fit_text((f"text: {name}", f"seed {seed}"), seed, track=seed == 0, **kwargs)
+        model, history, tracker = train_text_recipe(train_tokens, test_tokens, seed,
+                                                    track=seed == 0, **kwargs)
+        runs[(f"text: {name}", f"seed {seed}")] = summarize_text_run(
+            model, history, test_tokens, CH04_TEXT["iwae_samples"], seed, tracker)
 
 METRICS = ("test_elbo", "log_px", "kl", "mutual_info", "n_active")
-remedy_runs = {"collapsed baseline": {m: per_seed("text VAE", "word dropout 0", m) for m in METRICS}}
+remedy_runs = {"collapsed baseline": {m: per_seed(runs, "text VAE", "word dropout 0", m, SEEDS) for m in METRICS}}
 for name in remedies:
     remedy_runs[name] = {m: [runs[(f"text: {name}", f"seed {s}")][m] for s in SEEDS] for m in METRICS}
 print(f"{S} optimiser steps per run; {len(remedies) * len(SEEDS)} remedy runs")
@@ -597,7 +573,8 @@ assert all(end < 0.05 for _, _, end in during.values())  # ... and for good
 # the two from section 2.
 
 # %% tags=["nbval-ignore-output"]
-mlp[0.1] = fit(model_from_recipe(CH04_VAE, data.input_dim), ("beta-VAE (MLP decoder)", "beta=0.1"), beta=0.1)
+mlp[0.1], history = train_recipe(CH04_VAE, data, beta=0.1)
+runs[("beta-VAE (MLP decoder)", "beta=0.1")] = summarize_collapse_run(mlp[0.1], history, test_x, n_images=8)
 b01 = runs[("beta-VAE (MLP decoder)", "beta=0.1")]
 # where the codes are (chapter 03's ELBO surgery) and how data-like the prior samples are
 # (chapter 03's precision and recall, in the same calibrated feature space)

@@ -44,7 +44,6 @@ import torch
 
 import course_vae as cv
 from course_vae.conv import ConvVAE
-from course_vae.diagnostics import kl_per_dimension
 from course_vae.disentanglement import dci, mig, mig_details
 from course_vae.plots import (
     plot_capacity_kl,
@@ -52,9 +51,10 @@ from course_vae.plots import (
     plot_mig_vs_beta,
     plot_rd_plane,
 )
-from course_vae.recipes import CH05_CAPACITY, CH05_SPRITES, CH05_SWEEP
+from course_vae.recipes import CH05_CAPACITY, CH05_SPRITES, CH05_SWEEP, train_sprites_recipe
+from course_vae.runs import summarize_sprite_run
 from course_vae.schedules import KLCapacity
-from course_vae.score_calibration import permute_rows, reference_codes
+from course_vae.score_calibration import reference_codes
 from course_vae.sprites import make_sprites, split_indices
 from course_vae.widgets import BetaTraversalExplorer
 
@@ -88,8 +88,8 @@ device = cv.setup_notebook(seed=0)
 # Minimising $D + \beta R$ picks the point of the achievable $(R, D)$ frontier where its
 # slope is $-\beta$; $\beta = 1$ gives the best ELBO $= -(R + D)$.
 #
-# The training loop of the package minimises exactly this loss (`cv.elbo.elbo_terms` computes
-# the per-example terms and this same expression, without the input checks):
+# The training loop of the package minimises exactly this loss (`cv.elbo.elbo` computes the
+# per-example terms and calls this very function):
 
 # %%
 cv.show_source(cv.elbo.beta_elbo_loss)
@@ -282,41 +282,17 @@ EPOCHS, LR, BATCH = CH05_SWEEP["epochs"], CH05_SWEEP["lr"], CH05_SWEEP["batch_si
 LATENT, CHANNELS = CH05_SWEEP["latent_dim"], CH05_SWEEP["channels"]
 
 
-def fit(beta, seed, latent_dim=LATENT, objective=None, trace=None):
-    """Train one ConvVAE on the training images; return it with its scores.
-
-    With a list ``trace``, append each dimension's KL on the training images after every epoch.
-    """
-    model = ConvVAE(side=CH05_SPRITES["size"], latent_dim=latent_dim, channels=CHANNELS, seed=seed)
-
-    def record(epoch, history):
-        with torch.no_grad():
-            mu, logvar = model.encode(X_train)
-        trace.append(kl_per_dimension(mu.cpu(), logvar.cpu()).numpy())
-
-    hist = cv.train.train(model, X_train, epochs=EPOCHS, lr=LR, batch_size=BATCH, beta=beta,
-                          seed=seed, device=device, progress=False, objective=objective,
-                          on_epoch_end=None if trace is None else record)
-    ev_train, ev_test = cv.train.evaluate(model, X_train), cv.train.evaluate(model, X_test)
-    with torch.no_grad():
-        mu, logvar = model.encode(X_test)
-    mu, logvar = mu.cpu().double(), logvar.cpu().double()
-    return model, {
-        "R_train": ev_train["kl"], "D_train": -ev_train["recon"],
-        "R_last10": float(np.mean(hist["train_kl"][-10:])),  # mean rate of the last 10 epochs
-        "R_test": ev_test["kl"], "D_test": -ev_test["recon"],
-        "kl_dims": kl_per_dimension(mu, logvar).numpy(),
-        "mig": mig(mu, labels_test), "dci": dci(mu, labels_test),
-        "mig_permuted": mig(permute_rows(mu, seed), labels_test), "mu": mu,
-    }
-
-
 models, runs = {}, {}
 for beta in betas:
     for seed in seeds:
-        models[beta, seed], runs[beta, seed] = fit(beta, seed)
-control = [fit(1.0, seed, latent_dim=CH05_SWEEP["control_latent_dim"])[1]
-           for seed in CH05_SWEEP["control_seeds"]]
+        model, history, _ = train_sprites_recipe(X_train, seed, beta=beta, device=device)
+        models[beta, seed] = model
+        runs[beta, seed] = summarize_sprite_run(model, history, X_train, X_test, labels_test, seed)
+control = []
+for seed in CH05_SWEEP["control_seeds"]:
+    model, history, _ = train_sprites_recipe(X_train, seed, latent_dim=CH05_SWEEP["control_latent_dim"],
+                                             device=device)
+    control.append(summarize_sprite_run(model, history, X_train, X_test, labels_test, seed))
 
 
 def table(key):
@@ -546,12 +522,12 @@ C_MAX, RAMP, GAMMA = CH05_CAPACITY["c_max"], CH05_CAPACITY["ramp_steps"], CH05_C
 kl_trace, cap_runs = [], []
 for seed in CH05_CAPACITY["seeds"]:
     first = seed == CH05_CAPACITY["seeds"][0]
-    model, run = fit(1.0, seed, objective=KLCapacity(C_MAX, RAMP, gamma=GAMMA),
-                     trace=kl_trace if first else None)
-    cap_runs.append(run)
+    model, history, tracker = train_sprites_recipe(
+        X_train, seed, objective=KLCapacity(C_MAX, RAMP, gamma=GAMMA), device=device,
+        track_every=math.ceil(N_TRAIN / BATCH) if first else None)  # once per epoch
+    cap_runs.append(summarize_sprite_run(model, history, X_train, X_test, labels_test, seed))
     if first:
-        cap_model = model
-kl_trace = np.array(kl_trace)
+        cap_model, kl_trace = model, np.array(tracker.kl_per_dim[1:])  # after each epoch
 steps = math.ceil(N_TRAIN / BATCH) * np.arange(1, EPOCHS + 1)
 target = [KLCapacity(C_MAX, RAMP, gamma=GAMMA).capacity(int(s)) for s in steps]
 det = mig_details(cap_runs[0]["mu"], labels_test)

@@ -109,28 +109,6 @@ def test_binarize_validates_its_input():
         D.binarize(torch.tensor([0.5]), seed="a")
 
 
-def test_loaders_are_seeded_and_carry_labels(digits):
-    first = [b for b in digits.loader("train", batch_size=100, seed=3)]
-    second = [b for b in digits.loader("train", batch_size=100, seed=3)]
-    assert len(first) == 14 and first[0][0].shape == (100, 64)
-    assert all(
-        torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-        for a, b in zip(first, second, strict=True)
-    )
-    other = next(iter(digits.loader("train", batch_size=100, seed=4)))
-    assert not torch.equal(other[1], first[0][1])
-    xt, yt = next(iter(digits.loader("test", batch_size=400)))
-    assert torch.equal(xt, digits.test_binary) and torch.equal(yt, digits.test_labels)
-    xg, _ = next(iter(digits.loader("test", batch_size=400, binary=False)))
-    assert torch.equal(xg, digits.test_grey)
-    with pytest.raises(ValueError, match="split"):
-        digits.loader("valid")
-    loader = D.make_loader(digits.test_grey, batch_size=50, shuffle=False)
-    assert torch.equal(next(iter(loader))[0], digits.test_grey[:50])
-    with pytest.raises(ValueError, match="batch_size"):
-        D.make_loader(digits.test_grey, batch_size=0)
-
-
 def test_for_likelihood(digits):
     tr, te = digits.for_likelihood("bernoulli")
     assert isinstance(tr, D.DynamicBinarization) and te is digits.test_binary

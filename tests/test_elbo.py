@@ -10,21 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_vae.elbo import (
-    bernoulli_log_likelihood,
     beta_elbo_loss,
-    decode,
     elbo,
-    elbo_terms,
-    gaussian_log_likelihood,
     importance_log_weights,
     iwae_bound,
     iwae_from_log_weights,
-    log_likelihood,
-    log_likelihood_unchecked,
 )
 from course_vae.kl import kl_normal_std
 from course_vae.linear_gaussian import LinearGaussian
-from course_vae.models import VAE, reparameterize
+from course_vae.models import (
+    VAE,
+    bernoulli_log_likelihood,
+    gaussian_log_likelihood,
+    reparameterize,
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +88,7 @@ def test_elbo_terms_are_consistent(model, x_binary):
     assert torch.allclose(t.kl, kl_normal_std(mu, logvar))
     assert torch.allclose(t.elbo, t.recon - t.kl)
     assert torch.allclose(t.loss, -(t.recon - 0.5 * t.kl).mean())
-    assert torch.allclose(t.recon, log_likelihood(model, x_binary, t.decoded))
+    assert torch.allclose(t.recon, bernoulli_log_likelihood(x_binary, t.decoded))
     assert torch.allclose(
         t.z,
         mu
@@ -147,7 +146,7 @@ def test_chunked_equals_unchunked(model, x_binary):
     lw = importance_log_weights(
         x_binary,
         *model.encode(x_binary),
-        lambda x, z: log_likelihood(model, x.expand(*z.shape[:-1], -1), model.decode(z)),
+        lambda x, z: model.log_likelihood(x.expand(*z.shape[:-1], -1), z)[0],
         n_samples=100,
         chunk_size=13,
         generator=7,
@@ -217,11 +216,11 @@ def test_iwae_validates(model, x_binary):
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
-def test_elbo_terms_is_the_checked_elbo_without_the_checks(likelihood, x_binary):
-    """elbo() = checks + elbo_terms(): same draws, same numbers, bit for bit."""
+def test_elbo_without_the_input_scan_is_the_same_elbo(likelihood, x_binary):
+    """elbo(check_input=False), the training loop's call: same draws, same numbers."""
     m = VAE(input_dim=12, hidden=(16,), latent_dim=2, likelihood=likelihood, seed=0)
     checked = elbo(m, x_binary, beta=0.5, generator=3)
-    core = elbo_terms(m, x_binary, 0.5, torch.Generator().manual_seed(3))
+    core = elbo(m, x_binary, 0.5, torch.Generator().manual_seed(3), check_input=False)
     for name in ("recon", "kl", "elbo", "loss", "z", "decoded"):
         assert torch.equal(getattr(checked, name), getattr(core, name)), name
     mu, logvar = m.encode(x_binary)
@@ -231,10 +230,12 @@ def test_elbo_terms_is_the_checked_elbo_without_the_checks(likelihood, x_binary)
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
-def test_unchecked_log_likelihood_equals_the_checked_one(likelihood, x_binary):
-    m = VAE(input_dim=12, hidden=(16,), latent_dim=2, likelihood=likelihood, seed=0)
-    decoded = decode(m, m.encode(x_binary)[0], x_binary)
-    assert torch.equal(decoded, m.decode(m.encode(x_binary)[0]))
-    assert torch.equal(
-        log_likelihood_unchecked(m, x_binary, decoded), log_likelihood(m, x_binary, decoded)
-    )
+def test_the_models_log_likelihood_is_the_public_formula(likelihood, x_binary):
+    m = VAE(input_dim=12, hidden=(16,), latent_dim=2, likelihood=likelihood, obs_std=0.3, seed=0)
+    z = m.encode(x_binary)[0]
+    recon, decoded = m.log_likelihood(x_binary, z)
+    assert torch.equal(decoded, m.decode(z))
+    if likelihood == "bernoulli":
+        assert torch.equal(recon, bernoulli_log_likelihood(x_binary, decoded))
+    else:
+        assert torch.equal(recon, gaussian_log_likelihood(x_binary, decoded, 0.3))

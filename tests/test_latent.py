@@ -9,7 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_vae.latent import encoding_kl, latent_grid, latent_point_state, prior_log_density
+from course_vae.explorer_state import latent_point_state
+from course_vae.latent import encoding_kl, latent_grid, prior_log_density
 from course_vae.models import VAE
 
 
@@ -80,8 +81,8 @@ def test_point_state_needs_a_model():
 
 # --------------------------------------------------------------------------- where the codes are
 
+from course_vae.diagnostics import aggregate_log_density  # noqa: E402
 from course_vae.latent import (  # noqa: E402
-    aggregate_log_density,
     elbo_surgery,
     moment_matched_gaussian,
     placement_kl,

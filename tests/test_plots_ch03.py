@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from course_vae.explorer_state import latent_point_state
 from course_vae.gradients import estimator_variance_curve
-from course_vae.latent import latent_grid, latent_point_state
+from course_vae.latent import latent_grid
 from course_vae.models import VAE
 from course_vae.plots import (
     plot_beta_comparison,

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from course_vae.elbo import ELBOTerms, beta_elbo_loss
 from course_vae.kl import kl_normal_std
 from course_vae.schedules import (
-    ConstantBeta,
     CyclicalAnnealing,
     FreeBits,
     KLCapacity,
@@ -46,13 +45,6 @@ def _fu_reference(n_iter: int, n_cycle: int, ratio: float, start=0.0, stop=1.0) 
 
 
 # --------------------------------------------------------------------------- schedules
-
-
-def test_constant_beta():
-    s = ConstantBeta(4.0)
-    assert [s(t) for t in (0, 1, 10**9)] == [4.0, 4.0, 4.0]
-    assert ConstantBeta()(3) == 1.0
-    assert isinstance(s(np.int64(5)), float)
 
 
 def test_linear_annealing_key_steps():
@@ -134,9 +126,6 @@ def test_cyclical_with_start_end_and_uneven_period():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: ConstantBeta(-1.0), "value"),
-        (lambda: ConstantBeta(math.inf), "value"),
-        (lambda: ConstantBeta("1"), "value"),
         (lambda: LinearAnnealing(0), "warmup_steps"),
         (lambda: LinearAnnealing(10.0), "warmup_steps"),
         (lambda: LinearAnnealing(10, start=-0.1), "start"),
@@ -161,7 +150,7 @@ def test_invalid_arguments_are_named(make, match):
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "3", None])
 def test_invalid_step_is_named(bad):
-    for s in (ConstantBeta(), LinearAnnealing(10), CyclicalAnnealing(100)):
+    for s in (LinearAnnealing(10), CyclicalAnnealing(100)):
         with pytest.raises(ValueError, match="step"):
             s(bad)
     with pytest.raises(ValueError, match="step"):
@@ -169,7 +158,6 @@ def test_invalid_step_is_named(bad):
 
 
 ALL = [
-    ConstantBeta(2.5),
     LinearAnnealing(1000, start=0.1),
     CyclicalAnnealing(4000, n_cycles=4, ratio=0.5),
     FreeBits(0.25, group_size=2),
@@ -206,8 +194,8 @@ def test_from_dict_errors():
         from_dict({"value": 1.0})
     with pytest.raises(ValueError, match="type"):
         from_dict({"type": "Pickle"})
-    with pytest.raises(ValueError, match="ConstantBeta"):
-        from_dict({"type": "ConstantBeta", "colour": 1})
+    with pytest.raises(ValueError, match="LinearAnnealing"):
+        from_dict({"type": "LinearAnnealing", "colour": 1})
 
 
 # --------------------------------------------------------------------------- free bits

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from course_vae import schedules, text
+from course_vae.elbo import elbo
 from course_vae.kl import kl_normal_std
+from course_vae.train import KLTracker, evaluate, train
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,8 @@ def test_model_shapes_and_likelihood_normalisation(sentences):
     inputs = model.decoder_inputs(x)
     assert inputs[:, 0].eq(text.VOCAB.index("<bos>")).all()
     z = torch.randn(4, 5, 3)
-    assert model.log_likelihood(x, z, inputs).shape == (4, 5)
+    ll, logits = model.log_likelihood(x, z)
+    assert ll.shape == (4, 5) and logits.shape == (4, 5, text.MAX_LEN, len(text.VOCAB))
     # normalised: the per-token distributions sum to 1 over the vocabulary
     with torch.no_grad():
         emb = torch.cat([model.embed(inputs), z[0][:, None, :].expand(-1, inputs.shape[1], -1)], -1)
@@ -71,30 +74,38 @@ def test_model_shapes_and_likelihood_normalisation(sentences):
         probs = torch.softmax(model.out(states), -1)
     assert torch.allclose(probs.sum(-1), torch.ones(5, text.MAX_LEN))
     # log p(x|z) is the sum of the per-token log probabilities up to <eos>
-    ll = model.log_likelihood(x, z[0], inputs)
+    ll0 = model.log_likelihood(x, z[0])[0]
     manual = (probs.log().gather(-1, x[..., None]).squeeze(-1) * (x != 0)).sum(-1)
-    assert torch.allclose(ll, manual, atol=1e-5)
+    assert torch.allclose(ll0, manual, atol=1e-5)
 
 
 def test_word_dropout_replaces_only_words():
     x = text.make_sentences(50, seed=1)
-    model = text.TextVAE(seed=0, hidden=8, embed_dim=4, latent_dim=2)
-    kept = model.decoder_inputs(x, 0.0)
-    dropped = model.decoder_inputs(x, 1.0, torch.Generator().manual_seed(0))
+    kept = text.TextVAE(seed=0, hidden=8, embed_dim=4, latent_dim=2).decoder_inputs(x)
+    model = text.TextVAE(seed=0, hidden=8, embed_dim=4, latent_dim=2, word_dropout=1.0)
+    dropped = model.decoder_inputs(x, torch.Generator().manual_seed(0))
     unk = text.VOCAB.index("<unk>")
     assert (dropped[:, 0] == kept[:, 0]).all()  # <bos> stays
     assert ((dropped == unk) == ((kept != 0) & (torch.arange(x.shape[1]) > 0))).all()
 
 
+def test_constructor_leaves_the_global_random_state_alone():
+    state = torch.random.get_rng_state()
+    a = text.TextVAE(seed=0, hidden=8, embed_dim=4, latent_dim=2)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = text.TextVAE(seed=0, hidden=8, embed_dim=4, latent_dim=2)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
 def test_elbo_terms_follow_the_course_conventions(sentences):
     model = text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=3)
     x = sentences[:7]
-    terms = text.text_elbo_terms(model, x, beta=2.0, generator=torch.Generator().manual_seed(0))
+    terms = elbo(model, x, beta=2.0, generator=torch.Generator().manual_seed(0))
     assert terms.recon.shape == terms.kl.shape == (7,)
     assert torch.allclose(terms.kl, kl_normal_std(terms.mu, terms.logvar))  # summed over latents
     assert torch.allclose(terms.loss, -(terms.recon - 2.0 * terms.kl).mean())  # mean over batch
     alone = text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=3, use_latent=False)
-    t2 = text.text_elbo_terms(alone, x)
+    t2 = elbo(alone, x, generator=0)
     assert (t2.kl == 0).all()
     exact = text.text_iwae(alone, x, n_samples=3)
     assert torch.allclose(exact, t2.recon.double(), atol=1e-5)  # decoder alone: exact log p(x)
@@ -103,29 +114,31 @@ def test_elbo_terms_follow_the_course_conventions(sentences):
 def test_iwae_is_at_least_the_elbo_on_average(sentences):
     model = text.TextVAE(seed=1, hidden=16, embed_dim=8, latent_dim=3)
     x = sentences[:40]
-    elbo = text.evaluate_text(model, x)["elbo"]
+    value = evaluate(model, x)["elbo"]
     iwae = text.text_iwae(model, x, n_samples=20).mean().item()
-    assert iwae > elbo - 0.05
+    assert iwae > value - 0.05
 
 
-def test_train_text_tracks_kl_and_beta(sentences):
+def test_the_one_training_loop_trains_the_text_vae_and_tracks_kl_and_beta(sentences):
     model = text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=2)
     sched = schedules.LinearAnnealing(4)
-    hist = text.train_text(model, sentences[:64], sentences[64:96], epochs=2, batch_size=16,
-                           beta=sched, track_every=2, seed=0)
-    assert hist["step"] == [0, 2, 4, 6, 8]
-    assert hist["beta"] == [0.0, 0.5, 1.0, 1.0, 1.0]
-    assert hist["beta_per_step"] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0]
-    assert all(len(k) == 2 for k in hist["kl_per_dim"])
-    assert len(hist["test_elbo"]) == 1 and math.isfinite(hist["test_elbo"][0])
-    again = text.train_text(text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=2),
-                            sentences[:64], sentences[64:96], epochs=2, batch_size=16,
-                            beta=sched, track_every=2, seed=0)
-    assert again["test_elbo"] == hist["test_elbo"]  # seeded
-    fb = text.train_text(text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=2),
-                         sentences[:64], sentences[64:96], epochs=1, batch_size=32,
-                         objective=schedules.FreeBits(0.5), track_every=None)
-    assert fb["step"] == [2]
+    tracker = KLTracker(model, sentences[64:96], every=2)
+    hist = train(model, sentences[:64], sentences[64:96], epochs=2, batch_size=16,
+                 beta=sched, on_step=tracker, seed=0, progress=False)
+    assert tracker.steps == [0, 2, 4, 6, 8]
+    assert tracker.betas == [0.0, 0.25, 0.75, 1.0, 1.0]  # beta of the step just taken
+    assert tracker.beta_per_step == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0]
+    assert all(len(k) == 2 for k in tracker.kl_per_dim)
+    assert len(hist["test_elbo"]) == 2 and math.isfinite(hist["test_elbo"][-1])
+    final = evaluate(model, sentences[64:96], generator=2)["elbo"]
+    assert hist["test_elbo"][-1] == pytest.approx(final)
+    again = train(text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=2), sentences[:64],
+                  sentences[64:96], epochs=2, batch_size=16, beta=sched, seed=0, progress=False)
+    assert again["test_elbo"] == hist["test_elbo"]  # seeded; the tracker changes nothing
+    fb = train(text.TextVAE(seed=0, hidden=16, embed_dim=8, latent_dim=2), sentences[:64],
+               sentences[64:96], epochs=1, batch_size=32, objective=schedules.FreeBits(0.5),
+               progress=False)
+    assert len(fb["train_loss"]) == 1 and math.isfinite(fb["train_loss"][0])
 
 
 def test_bad_input():
@@ -133,9 +146,15 @@ def test_bad_input():
         text.make_sentences(0)
     model = text.TextVAE(seed=0, hidden=8, embed_dim=4, latent_dim=2)
     x = text.make_sentences(4)
-    with pytest.raises(ValueError):
-        text.train_text(model, x, x, word_dropout=1.5)
-    with pytest.raises(ValueError):
-        text.train_text(model, x, x, epochs=0)
+    with pytest.raises(ValueError, match="word_dropout"):
+        text.TextVAE(word_dropout=1.5)
+    with pytest.raises(ValueError, match="epochs"):
+        train(model, x, x, epochs=0)
+    with pytest.raises(TypeError, match="train_data"):
+        train(model, x.float(), x)
+    with pytest.raises(ValueError, match="test_data"):
+        train(model, x, x + 100)
+    with pytest.raises(ValueError, match="loss_fn"):
+        train(model, x, loss_fn=lambda r, xx, m, lv: r.sum())
     with pytest.raises(ValueError):
         text.TextVAE(latent_dim=0)

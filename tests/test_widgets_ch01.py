@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from course_vae import plots
-from course_vae.kl import gaussian_pair_state, kl_normal, kl_quadrature
+from course_vae.explorer_state import gaussian_pair_state
+from course_vae.kl import kl_normal, kl_quadrature
 from course_vae.widgets import GaussianPairExplorer
 
 

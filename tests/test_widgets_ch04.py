@@ -7,12 +7,9 @@ import re
 import pytest
 import torch
 
+from course_vae.explorer_state import collapse_explorer_state, remedy_choices
 from course_vae.made import AutoregressiveVAE
-from course_vae.runs import (
-    collapse_explorer_state,
-    remedy_choices,
-    summarize_collapse_run,
-)
+from course_vae.runs import summarize_collapse_run
 from course_vae.train import train
 from course_vae.widgets import CollapseExplorer
 

@@ -14,7 +14,7 @@ import torch
 
 from course_vae.diagnostics import kl_per_dimension
 from course_vae.disentanglement import mig
-from course_vae.latent import traversal_state
+from course_vae.explorer_state import traversal_state
 from course_vae.models import VAE
 from course_vae.plots import plot_traversal_state
 from course_vae.runs import latent_report

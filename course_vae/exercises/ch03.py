@@ -148,7 +148,7 @@ def check_ch03_prior_as_q(answer: Any) -> None:
     them, which also holds a one-decimal rounding)."""
     import torch
 
-    from course_vae.linear_gaussian import kl_gaussian_full
+    from course_vae.kl import kl_gaussian_full
 
     model = ch03_exercise_model()
     x = list(CH03_EX_X)

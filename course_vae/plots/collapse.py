@@ -256,7 +256,7 @@ def plot_collapse_run(state: dict, image_shape: tuple[int, int] = (8, 8)):
     reconstructions (when the run has ``originals`` and ``reconstructions``; a text run has
     none).  ``state`` is a :func:`course_vae.runs.summarize_collapse_run` (or
     ``summarize_text_run``) dict with a ``label``, as
-    :func:`course_vae.runs.collapse_explorer_state` gives.  Returns the Figure.
+    :func:`course_vae.explorer_state.collapse_explorer_state` gives.  Returns the Figure.
     """
     import matplotlib.pyplot as plt
 

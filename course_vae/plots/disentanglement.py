@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from course_vae._validate import check_callable, check_image_shape, check_keys
-from course_vae.plots.style import as_array, show_image
+from course_vae.plots.style import as_array, betas_array, per_beta_array, show_image
 
 __all__ = [
     "plot_latent_traversal",
@@ -14,27 +14,6 @@ __all__ = [
     "plot_rate_distortion",
     "plot_traversal_state",
 ]
-
-
-def _per_beta(values, n_beta: int, name: str):
-    """(n_beta,) or (n_beta, n_seeds) -> (values 2-D, mean, sd with ddof=1 or zeros)."""
-    arr = as_array(values, name)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[0] != n_beta or arr.shape[1] < 1:
-        raise ValueError(
-            f"{name} must have shape (n_beta,) or (n_beta, n_seeds) with n_beta = {n_beta}, "
-            f"got {np.shape(values)}"
-        )
-    sd = arr.std(axis=1, ddof=1) if arr.shape[1] > 1 else np.zeros(n_beta)
-    return arr, arr.mean(axis=1), sd
-
-
-def _betas(betas) -> np.ndarray:
-    b = as_array(betas, "betas")
-    if b.ndim > 1 or b.size < 1 or (b < 0).any():
-        raise ValueError(f"betas must be a 1-D sequence of finite numbers >= 0, got {betas!r}")
-    return b.reshape(-1)
 
 
 def plot_latent_traversal(
@@ -120,9 +99,9 @@ def plot_rate_distortion(
     """
     import matplotlib.pyplot as plt
 
-    b = _betas(betas)
-    r_all, r_mean, r_sd = _per_beta(rates, len(b), "rates")
-    d_all, d_mean, d_sd = _per_beta(distortions, len(b), "distortions")
+    b = betas_array(betas)
+    r_all, r_mean, r_sd = per_beta_array(rates, len(b), "rates")
+    d_all, d_mean, d_sd = per_beta_array(distortions, len(b), "distortions")
     if r_all.shape != d_all.shape:
         raise ValueError(
             f"rates and distortions must have one shape, got {r_all.shape} and {d_all.shape}"
@@ -178,14 +157,15 @@ def plot_mig_vs_beta(
     """
     import matplotlib.pyplot as plt
 
-    b = _betas(betas)
+    b = betas_array(betas)
     series = {"MIG": mig, **(others or {})}
     fig, ax = plt.subplots(figsize=(9.0, 4.6))
     order = np.argsort(b, kind="stable")
     log_axis = bool((b > 0).all())
     markers = "osD^v"
     for i, (name, values) in enumerate(series.items()):
-        arr, mean, sd = _per_beta(values, len(b), "mig" if name == "MIG" else f"others[{name!r}]")
+        label = "mig" if name == "MIG" else f"others[{name!r}]"
+        arr, mean, sd = per_beta_array(values, len(b), label)
         n_seeds = arr.shape[1]
         shift = 2.0 ** (0.06 * (i - (len(series) - 1) / 2)) if log_axis else 0.0
         xs = b * shift if log_axis else b + shift
@@ -220,7 +200,7 @@ def plot_mig_vs_beta(
 def plot_traversal_state(state: dict):
     r"""The explorer's view of one latent value: the decoded image and the dimension's factors.
 
-    ``state`` is the dict of :func:`course_vae.latent.traversal_state` (keys image, dim,
+    ``state`` is the dict of :func:`course_vae.explorer_state.traversal_state` (keys image, dim,
     value, kl, scores, factor_names; optional beta).  Left: E[x|z]; right: bars of
     I(z_j; v_k) / H(v_k) for each factor k.  Returns the Figure.
     """

@@ -13,7 +13,7 @@ __all__ = ["plot_factorised_fits", "plot_gaussian_pair", "plot_kl_fits", "plot_m
 def plot_gaussian_pair(state: dict):
     r"""Two 1-D Gaussians q, p (top) and the KL integrand q log(q/p) (bottom, shaded by sign).
 
-    ``state`` is the dict of :func:`course_vae.kl.gaussian_pair_state` (keys x, q, p,
+    ``state`` is the dict of :func:`course_vae.explorer_state.gaussian_pair_state` (keys x, q, p,
     integrand, kl_qp, kl_pq, mu_q, s_q, mu_p, s_p).  The area under the bottom curve is
     KL(Q || P) >= 0, although the integrand is negative wherever p > q.  Returns the Figure.
     """

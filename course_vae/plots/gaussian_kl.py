@@ -32,7 +32,7 @@ def plot_kl_terms_curves(
     import matplotlib.pyplot as plt
     import torch
 
-    from course_vae.kl import kl_normal_std_terms, kl_normal_std_unchecked
+    from course_vae.kl import kl_normal_std, kl_normal_std_terms
 
     n_points = check_positive_int(n_points, "n_points")
     for name, (lo, hi) in (("mu_range", mu_range), ("logvar_range", logvar_range)):
@@ -56,7 +56,7 @@ def plot_kl_terms_curves(
             wide = which == "mu" and key == "mu^2"
             ax.plot(x, terms[key][:, 0], label=label, linewidth=6.0 if wide else 1.5,
                     alpha=0.55 if wide else 1.0)
-        total = kl_normal_std_unchecked(mu, logvar)  # = kl_normal_std on this valid grid
+        total = kl_normal_std(mu, logvar)
         ax.plot(x, total, color="black", label="KL (sum)", linewidth=2.0,
                 linestyle="--" if which == "mu" else "-", zorder=3)
         if which == "logvar":

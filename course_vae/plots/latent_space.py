@@ -117,7 +117,7 @@ def plot_beta_comparison(results: dict, image_shape: tuple[int, int], n: int = 1
 
 def plot_latent_point(state: dict, mu, labels, image_shape: tuple[int, int]):
     r"""The explorer's figure: the latent scatter with the chosen point (left) and the image
-    decoded there (right); ``state`` from :func:`course_vae.latent.latent_point_state`.
+    decoded there (right); ``state`` from :func:`course_vae.explorer_state.latent_point_state`.
     """
     import matplotlib.pyplot as plt
 

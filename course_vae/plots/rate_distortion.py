@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_vae.plots.disentanglement import _betas, _per_beta
-from course_vae.plots.style import as_array
+from course_vae.plots.style import as_array, betas_array, per_beta_array
 
 __all__ = ["plot_capacity_kl", "plot_rd_plane"]
 
@@ -37,15 +36,15 @@ def plot_rd_plane(
     h = float(entropy)
     if not np.isfinite(h) or h <= 0:
         raise ValueError(f"entropy must be a positive number, got {entropy!r}")
-    b = _betas(betas)
+    b = betas_array(betas)
     sets = [("train", train, "o", "C0")]
     if test is not None:
         sets.append(("held-out", test, "s", "C3"))
     fig, ax = plt.subplots(figsize=(9.4, 5.2))
     r_max = d_max = h
     for name, (rates, dists), marker, color in sets:
-        r_all, r_mean, _ = _per_beta(rates, len(b), f"{name} rates")
-        d_all, d_mean, _ = _per_beta(dists, len(b), f"{name} distortions")
+        r_all, r_mean, _ = per_beta_array(rates, len(b), f"{name} rates")
+        d_all, d_mean, _ = per_beta_array(dists, len(b), f"{name} distortions")
         if r_all.shape != d_all.shape:
             raise ValueError(f"{name} rates and distortions must have one shape")
         filled = name == "train"

@@ -16,7 +16,9 @@ from course_vae._validate import as_float_tensor, check_finite, check_image_shap
 __all__ = [
     "COURSE_STYLE",
     "as_array",
+    "betas_array",
     "draw_image_row",
+    "per_beta_array",
     "plot_image_rows",
     "show_image",
     "use_course_style",
@@ -90,3 +92,24 @@ def plot_image_rows(rows: dict, image_shape: tuple[int, int], title: str = "", n
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def per_beta_array(values, n_beta: int, name: str):
+    """(n_beta,) or (n_beta, n_seeds) -> (values 2-D, mean, sd with ddof=1 or zeros)."""
+    arr = as_array(values, name)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != n_beta or arr.shape[1] < 1:
+        raise ValueError(
+            f"{name} must have shape (n_beta,) or (n_beta, n_seeds) with n_beta = {n_beta}, "
+            f"got {np.shape(values)}"
+        )
+    sd = arr.std(axis=1, ddof=1) if arr.shape[1] > 1 else np.zeros(n_beta)
+    return arr, arr.mean(axis=1), sd
+
+
+def betas_array(betas) -> np.ndarray:
+    b = as_array(betas, "betas")
+    if b.ndim > 1 or b.size < 1 or (b < 0).any():
+        raise ValueError(f"betas must be a 1-D sequence of finite numbers >= 0, got {betas!r}")
+    return b.reshape(-1)

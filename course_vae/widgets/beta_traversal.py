@@ -7,7 +7,7 @@ import numbers
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from course_vae.latent import traversal_state
+from course_vae.explorer_state import traversal_state
 from course_vae.plots import plot_traversal_state
 from course_vae.runs import latent_report
 from course_vae.widgets.base import Explorer, float_slider
@@ -22,7 +22,7 @@ class BetaTraversalExplorer(Explorer):
     decoded image and how much the dimension tells about each factor (I(z_j; v_k) / H(v_k));
     the readout names the factor it moves most and the dimension's KL in nats.  The
     numbers come from :func:`course_vae.runs.latent_report` and
-    :func:`course_vae.latent.traversal_state`.
+    :func:`course_vae.explorer_state.traversal_state`.
     """
 
     title = "BetaTraversalExplorer"

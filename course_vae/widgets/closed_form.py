@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
-import torch
 from matplotlib.figure import Figure
 
 from course_vae._validate import check_positive_int, check_real
-from course_vae.kl import kl_normal_std_terms, kl_normal_std_unchecked
+from course_vae.explorer_state import closed_form_state
 from course_vae.plots import plot_kl_term_bars
 from course_vae.widgets.base import Explorer, float_slider
 
@@ -17,8 +16,7 @@ __all__ = ["ClosedFormExplorer"]
 class ClosedFormExplorer(Explorer):
     r"""Sliders for mu_j and sigma_j of a few latent dimensions; bars of the four KL terms.
 
-    The terms come from :func:`course_vae.kl.kl_normal_std_terms` and the readout's total
-    from :func:`course_vae.kl.kl_normal_std` with logvar = log sigma^2, i.e.
+    The state comes from :func:`course_vae.explorer_state.closed_form_state`:
     KL = 1/2 \sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1) in nats.
     """
 
@@ -44,18 +42,8 @@ class ClosedFormExplorer(Explorer):
         self.children = (widgets.VBox(rows), self.readout, self.image)
 
     def state(self) -> dict:
-        mu = torch.tensor([s.value for s in self.mu_sliders], dtype=torch.float64)
-        sigma = torch.tensor([s.value for s in self.sigma_sliders], dtype=torch.float64)
-        logvar = 2.0 * torch.log(sigma)
-        terms = kl_normal_std_terms(mu, logvar)
-        per_dim = sum(terms.values())
-        return {
-            "mu": mu,
-            "sigma": sigma,
-            "terms": terms,
-            "per_dim": per_dim,
-            "total": float(kl_normal_std_unchecked(mu, logvar)),  # terms checked the input
-        }
+        return closed_form_state([s.value for s in self.mu_sliders],
+                                 [s.value for s in self.sigma_sliders])
 
     def readout_html(self, state: dict) -> str:
         dims = ", ".join(f"z{j + 1}: {v:.4f}" for j, v in enumerate(state["per_dim"].tolist()))

@@ -6,8 +6,8 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from course_vae._validate import check_image_shape
+from course_vae.explorer_state import collapse_explorer_state, remedy_choices
 from course_vae.plots import plot_collapse_run
-from course_vae.runs import collapse_explorer_state, remedy_choices
 from course_vae.widgets.base import Explorer
 
 __all__ = ["CollapseExplorer"]
@@ -20,7 +20,7 @@ class CollapseExplorer(Explorer):
     by IWAE), the change against the baseline run when the two are of one family (digits
     or text), its KL per latent dimension and, for a digits run, a row of reconstructions.
     ``runs`` maps (remedy, parameter) to :func:`course_vae.runs.summarize_collapse_run` dicts; the
-    state comes from :func:`course_vae.runs.collapse_explorer_state`.
+    state comes from :func:`course_vae.explorer_state.collapse_explorer_state`.
     """
 
     title = "CollapseExplorer"

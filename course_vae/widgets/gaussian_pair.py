@@ -6,7 +6,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from course_vae._validate import check_real
-from course_vae.kl import gaussian_pair_state
+from course_vae.explorer_state import gaussian_pair_state
 from course_vae.plots import plot_gaussian_pair
 from course_vae.widgets.base import Explorer, float_slider
 
@@ -16,7 +16,7 @@ __all__ = ["GaussianPairExplorer"]
 class GaussianPairExplorer(Explorer):
     r"""Sliders for Q = N(mu_q, s_q^2) and P = N(mu_p, s_p^2); densities, integrand, both KLs.
 
-    The numbers come from :func:`course_vae.kl.gaussian_pair_state` (closed form
+    The numbers come from :func:`course_vae.explorer_state.gaussian_pair_state` (closed form
     :func:`course_vae.kl.kl_normal`); the readout shows KL(Q||P) and KL(P||Q) in nats.
     """
 

@@ -6,7 +6,7 @@ import torch
 from matplotlib.figure import Figure
 
 from course_vae._validate import check_image_shape, check_real
-from course_vae.latent import latent_point_state
+from course_vae.explorer_state import latent_point_state
 from course_vae.plots import plot_latent_point
 from course_vae.widgets.base import Explorer, float_slider
 
@@ -19,7 +19,7 @@ class LatentPlaneExplorer(Explorer):
     Shows the image decoded at z (the decoder's mean E[x|z]) and z on the scatter of the
     test codes; the readout gives log p(z) = log N(z; 0, I) and the KL an encoder would pay
     to put a posterior N(z, sigma^2 I) there, KL = |z|^2/2 + sum_j (sigma^2 - log sigma^2 - 1)/2,
-    all from :func:`course_vae.latent.latent_point_state`.
+    all from :func:`course_vae.explorer_state.latent_point_state`.
     """
 
     title = "LatentPlaneExplorer"

@@ -1,0 +1,690 @@
+r"""Audit a VAE loss function: its effective beta, and the forms and reductions of its terms.
+
+:func:`audit_vae_loss` probes ``loss_fn(recon_x, x, mu, logvar)`` (the signature of
+``pytorch/examples``' vae loss) with controlled inputs, without training, and writes it as
+
+    loss = c_rec \sum_n \sum_p r(x_np, recon_np) + c_KL \sum_n KL(mu_n, logvar_n) + const,
+
+with r the binary cross-entropy or the squared error and KL the closed form
+1/2 \sum_j (mu_j^2 + e^{l_j} - l_j - 1) (l = logvar), or the "log-sigma" form
+1/2 \sum_j (mu_j^2 + e^{2 l_j} - 2 l_j - 1) of a KL that reads its argument as log sigma.
+The effective beta is c_KL / c_rec; the reference loss gives 1.
+
+How: the gradient separates the terms.  d loss / d recon_x involves the reconstruction only,
+and is c_rec times (p - x) / (p (1 - p)) for BCE on probabilities p, sigmoid(z) - x for BCE on
+logits z, 2 (recon - x) for squared error.  d loss / d mu = c_KL mu and
+d loss / d l = c_KL (e^l - 1) / 2 (closed form) or c_KL (e^{2l} - 1) (log-sigma form) involve
+the KL only.  Each coefficient is a least-squares fit whose relative residual must be below
+1e-4 with one and the same coefficient at several random probe points together (at least
+three, and at least 64 values), or the form is "unrecognised" -- never a guess.  Because
+autograd keeps the terms apart, a KL weight of 1e-7 is resolved even when the function only
+runs in float32.  How a term scales with the batch
+(summed: x1, averaged: x1/2) is read from its gradient on the probe batch stacked twice.
+
+Command line (the file's top-level code is not run; see :func:`load_loss_function`)::
+
+    python -m course_vae.audit path/to/file.py:loss_function [--input-dim 784]
+        [--latent-dim 20] [--batch-size 128] [--recon probs|logits]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import builtins
+import copy
+import inspect
+import math
+import symtable
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from course_vae._validate import check_callable, check_choice, check_positive_int
+
+__all__ = ["LossAudit", "LossSourceError", "audit_vae_loss", "load_loss_function", "main"]
+
+_TOL = 1e-4  # relative residual (and coefficient spread) under which a fit is exact
+_MU_RANGE = 3.0  # probes: mu ~ U[-3, 3]
+_LOGVAR_RANGE = 4.0  # logvar ~ U[-4, 4]
+_FINITE_RANGE = 30.0  # the float32 finiteness check covers logvar in [-30, 30]
+_N_POINTS = 3  # random probe points at the given batch size, at least
+_MIN_VALUES = 64  # ... and enough of them for 64 values of each term's gradient
+_SEED = 0
+_USAGE = "loss_fn(recon_x, x, mu, logvar) -> scalar tensor"
+_KL_FIX = "KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
+
+
+@dataclass(frozen=True)
+class LossAudit:
+    """What :func:`audit_vae_loss` found: loss = c_rec sum_n sum_p r + c_kl sum_n KL (+ const).
+
+    ``beta`` = c_kl / c_rec at ``batch_size`` (None when a term's form is unrecognised or the
+    loss has no reconstruction term; 0 without a KL).  ``kl_form``: "closed form",
+    "log-sigma", "none" or "unrecognised".  ``recon_form``: "bernoulli", "squared error",
+    "none" or "unrecognised".  ``recon_reduction`` / ``kl_reduction``: how each term scales
+    with the batch, "sum" (unchanged) or "mean" (divided by the batch size), "other", or None
+    (no such term, or not measurable).  ``reduction``: "sum" or "mean" when the present terms
+    agree, "mixed" when they differ (then beta depends on the batch size), "unrecognised"
+    otherwise.  ``minimised``: c_rec > 0 (None when c_rec is unknown).  ``finite``: loss and
+    gradients finite in float32 for logvar in [-30, 30].  ``deterministic``: two calls with
+    the same inputs agree.  ``*_residual``: the worst relative residual of the fits.
+    ``probe_dtype``: "float64", or "float32" if the function failed in float64.
+    """
+
+    beta: float | None
+    minimised: bool | None
+    kl_form: str
+    reduction: str
+    recon_form: str
+    finite: bool
+    messages: tuple[str, ...]
+    c_rec: float | None
+    c_kl: float | None
+    recon_reduction: str | None
+    kl_reduction: str | None
+    recon_residual: float
+    kl_residual: float
+    deterministic: bool
+    probe_dtype: str
+    input_dim: int
+    latent_dim: int
+    batch_size: int
+    recon: str
+
+    def report(self) -> str:
+        """The audit in plain words: the decomposition, then each finding with its fix."""
+
+        def num(v: float | None) -> str:
+            return "unknown" if v is None else f"{v:.6g}"
+
+        lines = [
+            f"VAE loss audit (input_dim={self.input_dim}, latent_dim={self.latent_dim}, "
+            f"batch_size={self.batch_size}, recon={self.recon!r}; probed in {self.probe_dtype})",
+            "  loss = c_rec * sum_examples sum_pixels r(x, recon_x)"
+            " + c_KL * sum_examples KL(mu, logvar)",
+            f"  reconstruction r: {self.recon_form}, over the batch: "
+            f"{self.recon_reduction or '-'}, c_rec = {num(self.c_rec)}",
+            f"  KL: {self.kl_form}, over the batch: {self.kl_reduction or '-'}, "
+            f"c_KL = {num(self.c_kl)}",
+            f"  effective beta = c_KL / c_rec = {num(self.beta)}   (reduction: {self.reduction})",
+            f"  minimised: {_yes(self.minimised)}; finite in float32 for logvar in [-30, 30]: "
+            f"{_yes(self.finite)}; deterministic: {_yes(self.deterministic)}",
+            "Findings:",
+        ]
+        lines += [f"  - {m}" for m in self.messages]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.report()
+
+
+def _yes(flag: bool | None) -> str:
+    return "unknown" if flag is None else ("yes" if flag else "NO")
+
+
+class _LossRaised(Exception):
+    """Internal: ``loss_fn`` raised; the original exception is ``__cause__``."""
+
+
+def _check_signature(loss_fn: Callable) -> None:
+    """TypeError naming ``loss_fn`` unless it can be called with four positional arguments.
+
+    Private: ``_validate`` has no signature check and is not ours to extend.
+    """
+    try:
+        sig = inspect.signature(loss_fn)
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return
+    try:
+        sig.bind(None, None, None, None)
+    except TypeError as exc:
+        raise TypeError(
+            f"loss_fn must accept four positional arguments, {_USAGE} (the signature of "
+            f"pytorch/examples' vae loss); its signature is {sig}: {exc}"
+        ) from None
+
+
+def _call(loss_fn: Callable, *args: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Loss value and its gradients w.r.t. recon_x, mu, logvar (zeros where unused).
+
+    The leaves are passed as clones, so a function that modifies its inputs in place still works.
+    """
+    recon_x, x, mu, logvar = args
+    leaves = [t.detach().clone().requires_grad_(True) for t in (recon_x, mu, logvar)]
+    try:
+        out = loss_fn(leaves[0].clone(), x.clone(), leaves[1].clone(), leaves[2].clone())
+    except Exception as exc:
+        raise _LossRaised(str(exc)) from exc
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"loss_fn must return a scalar torch tensor ({_USAGE}), "
+                        f"got {type(out).__name__}")
+    if out.numel() != 1:
+        raise ValueError(f"loss_fn must return a scalar tensor (one number); it returned shape "
+                         f"{tuple(out.shape)}: reduce it with .sum() or .mean()")
+    if not out.requires_grad:
+        raise ValueError("loss_fn's result does not depend on recon_x, mu or logvar through "
+                         "autograd (.item(), .detach() or NumPy inside?): it cannot be trained")
+    grads = torch.autograd.grad(out.reshape(()), leaves, allow_unused=True)
+    grads = [torch.zeros_like(v) if g is None else g for g, v in zip(grads, leaves, strict=True)]
+    return out.detach().reshape(()), [g.detach().to(torch.float64) for g in grads]
+
+
+def _fit(g: torch.Tensor, basis: torch.Tensor) -> tuple[float, float]:
+    """Least squares g ~ a * basis: (a, ||g - a basis|| / ||g||), (0, 0) for g = 0."""
+    gn = float(torch.linalg.vector_norm(g))
+    if gn == 0.0:
+        return 0.0, 0.0
+    a = float((g * basis).sum() / (basis * basis).sum())
+    return a, float(torch.linalg.vector_norm(g - a * basis)) / gn
+
+
+def _recon_bases(recon_x: torch.Tensor, x: torch.Tensor, recon: str) -> dict[str, torch.Tensor]:
+    """d r / d recon_x per element for each reconstruction form the audit knows."""
+    if recon == "probs":
+        return {"bernoulli": (recon_x - x) / (recon_x * (1 - recon_x)),
+                "squared error": 2 * (recon_x - x)}
+    p = torch.sigmoid(recon_x)
+    return {"bernoulli": p - x, "squared error": 2 * (recon_x - x),
+            "squared error of sigmoid(recon_x)": 2 * (p - x) * p * (1 - p)}
+
+
+def _kl_bases(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
+    """d KL / d logvar per element for the closed and the log-sigma forms (d / d mu is mu)."""
+    return {"closed form": 0.5 * torch.expm1(logvar), "log-sigma": torch.expm1(2 * logvar)}
+
+
+def _identify(fits: dict[str, tuple[float, float]]) -> tuple[str, float, float]:
+    """(form, coefficient, residual) of the one candidate whose fit is exact (residual below
+    _TOL); "unrecognised" when none is -- or, on too few probe values, several are."""
+    best = min(fits, key=lambda k: fits[k][1])
+    exact = [k for k, (_, r) in fits.items() if r <= _TOL]
+    return (best if len(exact) == 1 else "unrecognised"), *fits[best]
+
+
+def _analyse(points: list[tuple[torch.Tensor, ...]], grads: list[list[torch.Tensor]], recon: str):
+    """(recon form, c_rec, residual) and (KL form, c_KL, residual), each fitted with a single
+    coefficient to the gradients at all probe points together."""
+
+    def cat(ts):
+        return torch.cat([t.to(torch.float64).flatten() for t in ts])
+
+    recon_x, x, mu, logvar = (cat(p[i] for p in points) for i in range(4))
+    g_rec, g_mu, g_l = (cat(g[i] for g in grads) for i in range(3))
+    if not bool(g_rec.any()):
+        rec = ("none", 0.0, 0.0)
+    else:
+        rec = _identify({k: _fit(g_rec, b) for k, b in _recon_bases(recon_x, x, recon).items()})
+    if not (bool(g_mu.any()) or bool(g_l.any())):
+        return rec, ("none", 0.0, 0.0)
+    a_mu, r_mu = _fit(g_mu, mu)
+    fits = {}
+    for name, basis in _kl_bases(mu, logvar).items():
+        a_l, r_l = _fit(g_l, basis)
+        spread = abs(a_mu - a_l) / (max(abs(a_mu), abs(a_l)) or 1.0)
+        fits[name] = ((a_mu + a_l) / 2, max(r_mu, r_l, spread))
+    return rec, _identify(fits)
+
+
+def _batch_scaling(parts1: list[torch.Tensor], parts2: list[torch.Tensor]) -> str | None:
+    """"sum" / "mean" / "other" from a term's gradients (w.r.t. each of its inputs) on a batch
+    and on that batch stacked twice: the gradient of a summed term is unchanged, of an
+    averaged one halved.  None for a term with zero gradient or a ratio that is not uniform."""
+    g1 = torch.cat([torch.cat([p, p]).flatten() for p in parts1])
+    g2 = torch.cat([p.flatten() for p in parts2])
+    if not bool(g1.any()):
+        return None
+    ratio, residual = _fit(g2, g1)
+    if residual > _TOL:
+        return None
+    if abs(ratio - 1) <= _TOL:
+        return "sum"
+    if abs(ratio - 0.5) <= _TOL / 2:
+        return "mean"
+    return "other"
+
+
+def _probe_inputs(gen: torch.Generator, b: int, n: int, d: int, recon: str):
+    """recon_x (probabilities in [0.05, 0.95] or logits in [-4, 4]), grey x in [0, 1],
+    mu in [-3, 3], logvar in [-4, 4], all float64."""
+
+    def u(shape, lo, hi):
+        return lo + (hi - lo) * torch.rand(shape, generator=gen, dtype=torch.float64)
+
+    recon_x = u((b, n), 0.05, 0.95) if recon == "probs" else u((b, n), -4.0, 4.0)
+    x = u((b, n), 0.0, 1.0)
+    mu = u((b, d), -_MU_RANGE, _MU_RANGE)
+    logvar = u((b, d), -_LOGVAR_RANGE, _LOGVAR_RANGE)
+    return recon_x, x, mu, logvar
+
+
+def _finite_float32(loss_fn: Callable, recon_x, x, mu) -> list[str]:
+    """Where loss or gradients are not finite in float32 for logvar in [-30, 30] ([] if none)."""
+    b, d = mu.shape
+    grid = torch.linspace(-_FINITE_RANGE, _FINITE_RANGE, b * d, dtype=torch.float64)
+    probes = {
+        f"logvar = -{_FINITE_RANGE:g} everywhere": torch.full((b, d), -_FINITE_RANGE),
+        f"logvar = +{_FINITE_RANGE:g} everywhere": torch.full((b, d), _FINITE_RANGE),
+        f"logvar spread over [-{_FINITE_RANGE:g}, {_FINITE_RANGE:g}]": grid.reshape(b, d),
+    }
+    bad = []
+    for label, logvar in probes.items():
+        args = [t.to(torch.float32) for t in (recon_x, x, mu, logvar)]
+        try:
+            value, grads = _call(loss_fn, *args)
+        except (_LossRaised, TypeError, ValueError) as exc:
+            bad.append(f"{label} (raised {type(exc.__cause__ or exc).__name__})")
+            continue
+        if not (math.isfinite(float(value)) and all(bool(g.isfinite().all()) for g in grads)):
+            bad.append(label)
+    return bad
+
+
+def audit_vae_loss(
+    loss_fn: Callable,
+    input_dim: int = 784,
+    latent_dim: int = 20,
+    batch_size: int = 128,
+    recon: str = "probs",
+) -> LossAudit:
+    r"""Measure the effective beta, term forms and reductions of a VAE loss function.
+
+    ``loss_fn(recon_x, x, mu, logvar)`` receives ``recon_x``, ``x`` of shape
+    (batch_size, input_dim) -- ``recon_x`` probabilities (``recon="probs"``) or logits
+    (``recon="logits"``), ``x`` grey levels in [0, 1] -- and ``mu``, ``logvar`` of shape
+    (batch_size, latent_dim), and returns a scalar tensor.  See the module docstring for the
+    method; the result is a :class:`LossAudit` whose ``str`` is a readable report.
+
+    Raises TypeError (not callable, another signature, a non-tensor result), ValueError
+    (a non-scalar result, one not connected to its inputs, NaN at ordinary inputs) or
+    RuntimeError chaining the exception ``loss_fn`` raised.
+    """
+    check_callable(loss_fn, "loss_fn", _USAGE)
+    input_dim = check_positive_int(input_dim, "input_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    recon = check_choice(recon, "recon", ("probs", "logits"))
+    _check_signature(loss_fn)
+    b, n, d = batch_size, input_dim, latent_dim
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_SEED)
+        gen = torch.Generator().manual_seed(_SEED)
+        n_points = max(_N_POINTS, math.ceil(_MIN_VALUES / (b * min(n, d))))
+        points = [_probe_inputs(gen, b, n, d, recon) for _ in range(n_points)]
+        dtype, results = _first_working_dtype(loss_fn, points[0], recon)
+        points = [tuple(t.to(dtype) for t in p) for p in points]
+        results = [results] + [_call_or_raise(loss_fn, p) for p in points[1:]]
+        for value, _ in results:
+            if not math.isfinite(float(value)):
+                raise ValueError(f"loss_fn returned {float(value)} at ordinary inputs "
+                                 f"(recon={recon!r}: {_recon_hint(recon)})")
+        repeat, _ = _call_or_raise(loss_fn, points[0])
+        deterministic = bool(repeat == results[0][0])
+        doubled = tuple(torch.cat([t, t]) for t in points[0])
+        try:
+            _, grads2 = _call(loss_fn, *doubled)
+            failure = None
+        except (_LossRaised, TypeError, ValueError) as exc:
+            grads2, failure = None, exc.__cause__ or exc
+        bad_finite = _finite_float32(loss_fn, *points[0][:3])
+
+    (recon_form, c_rec, recon_res), (kl_form, c_kl, kl_res) = _analyse(
+        points, [g for _, g in results], recon)
+    if recon_form == "none" and kl_form == "none":
+        raise ValueError("loss_fn's gradients with respect to recon_x, mu and logvar are all 0: "
+                         "it has neither a reconstruction term nor a KL term")
+    g_rec1, g_mu1, g_l1 = results[0][1]
+    if grads2 is None:
+        recon_red = kl_red = None
+    else:
+        recon_red = _batch_scaling([g_rec1], grads2[:1])
+        kl_red = _batch_scaling([g_mu1, g_l1], grads2[1:])
+        if recon_form == "none":
+            recon_red = None
+        if kl_form == "none":
+            kl_red = None
+    present = [r for f, r in ((recon_form, recon_red), (kl_form, kl_red)) if f != "none"]
+    if all(r in ("sum", "mean") for r in present):
+        reduction = present[0] if len(set(present)) == 1 else "mixed"
+    else:
+        reduction = "unrecognised"
+    recon_known = recon_form not in ("none", "unrecognised")
+    recon_detail = recon_form
+    if recon_form.startswith("squared error"):
+        recon_form = "squared error"
+    beta = None
+    if recon_known and kl_form in ("closed form", "log-sigma", "none"):
+        beta = c_kl / c_rec
+    if recon_known:
+        minimised = c_rec > 0
+    elif recon_form == "none" and kl_form in ("closed form", "log-sigma"):
+        minimised = c_kl > 0
+    else:
+        minimised = None
+    facts = dict(
+        beta=beta, minimised=minimised, kl_form=kl_form, reduction=reduction,
+        recon_form=recon_form, finite=not bad_finite,
+        c_rec=c_rec if recon_form != "unrecognised" else None,
+        c_kl=c_kl if kl_form != "unrecognised" else None,
+        recon_reduction=recon_red, kl_reduction=kl_red, recon_residual=recon_res,
+        kl_residual=kl_res, deterministic=deterministic, probe_dtype=str(dtype)[6:],
+        input_dim=n, latent_dim=d, batch_size=b, recon=recon,
+    )
+    messages = _messages(facts, recon_detail, bad_finite, failure)
+    return LossAudit(messages=tuple(messages), **facts)
+
+
+def _recon_hint(recon: str) -> str:
+    other = "logits" if recon == "probs" else "probs"
+    return f"if recon_x holds {other}, pass recon={other!r}"
+
+
+def _call_or_raise(loss_fn: Callable, point: tuple[torch.Tensor, ...]):
+    """:func:`_call`, with an exception of ``loss_fn`` chained to a RuntimeError."""
+    try:
+        return _call(loss_fn, *point)
+    except _LossRaised as exc:
+        error = exc.__cause__
+        raise RuntimeError(f"loss_fn raised {type(error).__name__}: {error} -- at a probe that "
+                           "differs from the first only by its random values") from error
+
+
+def _first_working_dtype(loss_fn: Callable, point, recon: str):
+    """Try float64, then float32; RuntimeError chaining loss_fn's exception if both fail."""
+    for dtype in (torch.float64, torch.float32):
+        try:
+            return dtype, _call(loss_fn, *(t.to(dtype) for t in point))
+        except _LossRaised as exc:
+            error = exc.__cause__
+    b, n = point[0].shape
+    d = point[2].shape[1]
+    raise RuntimeError(
+        f"loss_fn raised {type(error).__name__}: {error} -- when called as loss_fn(recon_x, x, "
+        f"mu, logvar) with recon_x and x of shape ({b}, {n}), mu and logvar of shape ({b}, {d}), "
+        f"in float64 and in float32 ({_recon_hint(recon)}; input_dim and latent_dim must match "
+        "what the function expects)"
+    ) from error
+
+
+def _close(a: float | None, b: float) -> bool:
+    return a is not None and abs(a - b) <= _TOL * max(abs(a), abs(b))
+
+
+def _messages(f: dict[str, Any], recon_detail: str, bad_finite: list[str], failure) -> list[str]:
+    """The findings in plain words, each with its fix."""
+    out = []
+    beta, b, n, d = f["beta"], f["batch_size"], f["input_dim"], f["latent_dim"]
+    if failure is not None:
+        out.append(f"loss_fn failed on a batch of {2 * b} ({type(failure).__name__}: {failure}), "
+                   "so how each term scales with the batch is unknown. Fix: take the batch "
+                   "size from x.size(0), not from a constant.")
+    if f["minimised"] is False:
+        out.append("The whole loss has the wrong sign (c_rec < 0): minimising it makes the "
+                   "reconstruction worse. It looks like the ELBO itself is returned. Fix: "
+                   "return its negative, loss = BCE + KLD.")
+    if f["recon_form"] == "none":
+        out.append("The loss does not depend on recon_x: there is no reconstruction term, so "
+                   "beta is undefined. Fix: add the reconstruction term, e.g. "
+                   'F.binary_cross_entropy(recon_x, x, reduction="sum").')
+    elif f["recon_form"] == "unrecognised":
+        out.append(f"The reconstruction term's derivative matches neither binary cross-entropy "
+                   f"nor squared error (relative residual {f['recon_residual']:.2g}), so beta "
+                   f"is not reported. Fix: {_recon_hint(f['recon'])}; otherwise use "
+                   'F.binary_cross_entropy(recon_x, x, reduction="sum").')
+    elif f["recon_form"] == "squared error" and beta is not None and beta > 0:
+        on = " of sigmoid(recon_x)" if "sigmoid" in recon_detail else ""
+        out.append(f"The reconstruction is the squared error{on}, and beta is relative to the "
+                   f"summed squared error: c_rec*SE + c_KL*KL is proportional to "
+                   f"SE/(2 sigma^2) + KL, the negative ELBO of a Gaussian decoder of variance "
+                   f"sigma^2 = beta/2 = {beta / 2:.6g}. If that is not the noise variance you "
+                   "mean, Fix: SE / (2 * sigma2) + KLD.")
+    if f["kl_form"] == "none":
+        out.append(f"The loss has no KL term (beta = 0): an autoencoder, not a VAE; prior "
+                   f"samples will be poor. Fix: add {_KL_FIX}.")
+    elif f["kl_form"] == "log-sigma":
+        out.append("The KL reads logvar as log sigma: it is 1/2 sum(mu^2 + exp(2 l) - 2 l - 1), "
+                   "the KL of a Gaussian of variance sigma^4. Fix: with l = log sigma^2, "
+                   f"{_KL_FIX}.")
+    elif f["kl_form"] == "unrecognised":
+        if not f["deterministic"]:
+            out.append("Two calls with the same inputs give different losses: something is "
+                       "random, most likely a one-sample Monte Carlo KL, log q(z|x) - log p(z) at "
+                       "a sampled z. It is noisy and can be negative on a batch, and its weight "
+                       f"cannot be read exactly, so beta is not reported. Fix: {_KL_FIX}.")
+        else:
+            out.append(f"The KL part (the dependence on mu and logvar) matches neither "
+                       f"1/2 sum(mu^2 + e^l - l - 1) nor its log-sigma form at one weight "
+                       f"(relative residual {f['kl_residual']:.2g}), so beta is not reported. "
+                       f"Fix: compare it with {_KL_FIX}.")
+    elif not f["deterministic"]:
+        out.append("Two calls with the same inputs give different losses: something random "
+                   "enters the loss outside the terms the audit identified. Fix: remove the "
+                   "randomness from the loss (sample z in the model, not in the loss).")
+    if f["reduction"] == "unrecognised" and failure is None and f["deterministic"]:
+        out.append(f"How the terms scale with the batch could not be read (reconstruction: "
+                   f"{f['recon_reduction']}, KL: {f['kl_reduction']}; expected 'sum' or 'mean'). "
+                   "Fix: reduce each term by a sum, or a sum divided by x.size(0).")
+    if beta is not None and f["kl_form"] != "none":
+        out += _beta_messages(f, beta, b, n, d)
+    if bad_finite:
+        out.append("In float32 the loss or its gradients are NaN or infinite for "
+                   f"{'; '.join(bad_finite)}. Common cause: log det Sigma computed as "
+                   "log(prod(sigma^2)), whose product over latents overflows or underflows. "
+                   f"Fix: -log det Sigma = -sum(logvar), i.e. {_KL_FIX}.")
+    if not out:
+        red = "summed" if f["reduction"] == "sum" else "averaged"
+        out.append(f"No problem found: beta = 1 with both terms {red} over the batch, the "
+                   "negative ELBO. Nothing to fix.")
+    return out
+
+
+def _beta_messages(f: dict[str, Any], beta: float, b: int, n: int, d: int) -> list[str]:
+    """Explain a beta other than 1 by the per-example weights of the two terms."""
+    out = []
+    rr, kr = f["recon_reduction"], f["kl_reduction"]
+    per_ex = {"sum": 1, "mean": b}
+    w_rec = f["c_rec"] * per_ex[rr] if rr in per_ex else None
+    w_kl = f["c_kl"] * per_ex[kr] if kr in per_ex else None
+    if beta < 0:
+        out.append("The KL and the reconstruction enter with opposite signs (beta < 0): once "
+                   "the loss is minimised, the KL is rewarded, pushing q(z|x) away from the "
+                   f"prior without bound. Fix: add the KL with a plus sign, {_KL_FIX}.")
+    if f["reduction"] == "mixed":
+        what = "reconstruction" if rr == "mean" else "KL"
+        other = "KL" if rr == "mean" else "reconstruction"
+        out.append(f"The {what} is divided by the batch size and the {other} is not, so beta "
+                   f"changes with the batch size (beta = {beta:.6g} at batch_size={b}). Fix: "
+                   "treat the batch the same way in both terms (sum both, or divide both by "
+                   "x.size(0)).")
+    if w_rec is not None and n > 1 and _close(abs(w_rec) * n, 1.0):
+        out.append(f"The reconstruction is averaged over the {n} pixels instead of summed, "
+                   f"which multiplies beta by {n}. Fix: reduction='sum' over pixels (divide by "
+                   "x.size(0) afterwards for a per-example loss).")
+    if w_kl is not None and d > 1 and _close(abs(w_kl) * d, 1.0):
+        out.append(f"The KL is averaged over the {d} latent dimensions instead of summed, which "
+                   f"divides beta by {d}. Fix: sum over the latent dimension (.sum(dim=1)).")
+    if (f["recon_form"] == "bernoulli" and f["kl_form"] == "closed form" and w_rec is not None
+            and w_kl is not None and _close(abs(w_rec), 1.0) and _close(abs(w_kl), 2.0)):
+        out.append(f"The KL is twice 1/2 sum(mu^2 + sigma^2 - log sigma^2 - 1): the 1/2 is "
+                   f"missing. Fix: {_KL_FIX}.")
+    if not _close(abs(beta), 1.0) and f["recon_form"] == "bernoulli":
+        out.append(f"Effective beta = {beta:.6g}: the KL weighs {abs(beta):.6g} times what the "
+                   "ELBO gives it. Fix (unless you chose this beta): sum the "
+                   "reconstruction over pixels, sum the KL over latent dimensions, and treat "
+                   "the batch the same way in both.")
+    return out
+
+
+class LossSourceError(ValueError):
+    """The loss function cannot be taken out of its file without running other code."""
+
+
+def _bindings(stmt: ast.stmt) -> list[str]:
+    """Names a top-level statement binds."""
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return [a.asname or a.name.split(".")[0] for a in stmt.names]
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [stmt.name]
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+    names = []
+    for t in targets:
+        if t is not None:
+            names += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return names
+
+
+def _global_names(table: symtable.SymbolTable) -> set[str]:
+    """Global names a function scope (and the scopes nested in it) reads."""
+    names = {s.get_name() for s in table.get_symbols() if s.is_global() and s.is_referenced()}
+    for child in table.get_children():
+        names |= _global_names(child)
+    return names
+
+
+def load_loss_function(path: str | Path, name: str) -> Callable:
+    """The function ``name`` of the Python file ``path``, without running the file.
+
+    The file is parsed, not executed: only the ``def`` of ``name`` runs, with what it needs
+    from the file's top level -- the imports that bind the names it uses, the other top-level
+    functions it calls (recursively), and module constants that are plain literals
+    (``N = 60000``).  A script's argument parsing, training loop or dataset download never
+    runs.  Imports are of installed modules; relative imports, names bound inside ``if`` /
+    ``try`` / ``with`` blocks, classes and computed constants raise :class:`LossSourceError`.
+    Type annotations are dropped.
+    """
+    path = Path(path)
+    try:
+        source = path.read_text()
+    except OSError as exc:
+        raise LossSourceError(f"cannot read {path}: {exc}") from exc
+    try:
+        tree = ast.parse(source, filename=str(path))
+        top_table = symtable.symtable(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise LossSourceError(f"{path} is not valid Python: {exc}") from exc
+    top: dict[str, ast.stmt] = {}
+    nested: dict[str, int] = {}
+    for stmt in tree.body:
+        simple = isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef,
+                                   ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign))
+        if simple:
+            for bound in _bindings(stmt):
+                top[bound] = stmt
+        else:
+            for node in ast.walk(stmt):
+                for bound in _bindings(node) if isinstance(node, ast.stmt) else []:
+                    nested.setdefault(bound, node.lineno)
+    functions = sorted(k for k, v in top.items() if isinstance(v, ast.FunctionDef))
+    if not isinstance(top.get(name), ast.FunctionDef):
+        raise LossSourceError(f"{path} has no top-level function named {name!r} "
+                              f"(its functions: {', '.join(functions) or 'none'})")
+    tables = {t.get_name(): t for t in top_table.get_children() if t.get_type() == "function"}
+    keep: dict[tuple[int, str], ast.stmt] = {}
+    todo, seen = [name], set()
+    while todo:
+        want = todo.pop()
+        if want in seen:
+            continue
+        seen.add(want)
+        stmt = top.get(want)
+        if stmt is None:
+            if want in nested:
+                raise LossSourceError(f"{name} uses {want!r}, bound at line {nested[want]} "
+                                      "inside a block (if/try/with/for) that the audit does "
+                                      "not run; move it to the top level or inline it")
+            if hasattr(builtins, want) or want in ("__name__", "__file__"):
+                continue
+            raise LossSourceError(f"{name} uses {want!r}, which {path.name} does not define "
+                                  "at its top level (and is not a builtin)")
+        keep[id(stmt), want] = _extracted(stmt, want, name)
+        if isinstance(stmt, ast.FunctionDef):
+            outer = [*stmt.decorator_list, *stmt.args.defaults,
+                     *(v for v in stmt.args.kw_defaults if v is not None)]
+            todo += [n.id for e in outer for n in ast.walk(e) if isinstance(n, ast.Name)]
+            todo += sorted(_global_names(tables[stmt.name]))
+    namespace: dict[str, Any] = {"__name__": f"course_vae.audit:{path.stem}",
+                                 "__file__": str(path)}
+    for stmt in sorted(keep.values(), key=lambda s: s.lineno):
+        code = compile(ast.fix_missing_locations(ast.Module([stmt], [])), str(path), "exec")
+        try:
+            exec(code, namespace)
+        except Exception as exc:
+            raise LossSourceError(f"line {stmt.lineno} of {path.name} failed "
+                                  f"({type(exc).__name__}: {exc})") from exc
+    return namespace[name]
+
+
+def _extracted(stmt: ast.stmt, want: str, user: str) -> ast.stmt:
+    """The part of a top-level statement that binds ``want``, or LossSourceError."""
+    where = f"{want!r} (line {stmt.lineno})"
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        if isinstance(stmt, ast.ImportFrom) and stmt.level:
+            raise LossSourceError(f"{user} needs {where}, from a relative import, which cannot "
+                                  "be resolved outside its package")
+        aliases = [a for a in stmt.names if (a.asname or a.name.split(".")[0]) == want]
+        fields = {**{f: getattr(stmt, f) for f in stmt._fields}, "names": aliases}
+        return ast.copy_location(type(stmt)(**fields), stmt)
+    if isinstance(stmt, ast.FunctionDef):
+        stmt = copy.deepcopy(stmt)  # then drop the annotations
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.arg):
+                node.annotation = None
+            elif isinstance(node, ast.FunctionDef):
+                node.returns = None
+        return stmt
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+    plain = all(isinstance(t, ast.Name) for t in targets)
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None and plain:
+        try:
+            ast.literal_eval(stmt.value)
+        except ValueError:
+            pass
+        else:
+            return ast.copy_location(ast.Assign([ast.Name(want, ast.Store())], stmt.value), stmt)
+        raise LossSourceError(f"{user} uses the constant {where}, which is computed, not a "
+                              "plain literal; the audit does not run it. Write it as a literal "
+                              "or inline it")
+    raise LossSourceError(f"{user} uses {where}, defined by a {type(stmt).__name__} that the "
+                          "audit does not run; inline it in the function")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_vae.audit FILE.py:FUNCTION [options]``: print the audit report."""
+    parser = argparse.ArgumentParser(
+        prog="python -m course_vae.audit",
+        description="Audit a VAE loss function loss_fn(recon_x, x, mu, logvar): its effective "
+        "beta, the forms and reductions of its terms, and the fixes. The file's top-level code "
+        "is not run: only the function, the imports it uses, other top-level functions it "
+        "calls and literal constants.",
+    )
+    parser.add_argument("target", metavar="FILE.py:FUNCTION", help="the loss function to audit")
+    parser.add_argument("--input-dim", type=int, default=784,
+                        help="pixels per example (default: %(default)s)")
+    parser.add_argument("--latent-dim", type=int, default=20,
+                        help="latent dimensions (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=128,
+                        help="batch size at which beta is measured (default: %(default)s)")
+    parser.add_argument("--recon", choices=("probs", "logits"), default="probs",
+                        help="what recon_x holds (default: %(default)s)")
+    args = parser.parse_args(argv)
+    path, sep, name = args.target.rpartition(":")
+    if not (sep and path and name):
+        parser.error(f"the target must be FILE.py:FUNCTION, got {args.target!r}")
+    try:
+        loss_fn = load_loss_function(path, name)
+        report = audit_vae_loss(loss_fn, args.input_dim, args.latent_dim, args.batch_size,
+                                args.recon)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
