@@ -79,3 +79,35 @@ def test_model_from_recipe_builds_the_chapter_04_models():
         assert type(model) is type(by_hand) and model.config == by_hand.config
         for a, b in zip(model.state_dict().values(), by_hand.state_dict().values(), strict=True):
             assert torch.equal(a, b)
+
+
+def test_per_seed_summaries():
+    from course_vae.runs import format_mean_std, mean_std, per_seed
+
+    runs = {("fam", f"lab, seed {s}"): {"kl": v} for s, v in ((0, 1.0), (1, 2.0), (2, 3.0))}
+    values = per_seed(runs, "fam", "lab", "kl", (0, 1, 2))
+    assert values == [1.0, 2.0, 3.0]
+    assert mean_std(values) == (2.0, 1.0)  # std over seeds with ddof 1
+    assert mean_std([5.0]) == (5.0, 0.0)
+    assert format_mean_std(values, 2) == "  2.00 ± 1.00"
+    with pytest.raises(ValueError, match="values"):
+        mean_std([])
+
+
+def test_text_and_sprite_builders_train_through_the_one_loop():
+    from course_vae.recipes import train_sprites_recipe, train_text_recipe
+    from course_vae.text import make_sentences
+
+    tokens = make_sentences(64, seed=0)
+    small = {"embed_dim": 4, "hidden": 8, "latent_dim": 2, "epochs": 1, "lr": 1e-3,
+             "batch_size": 16, "track_every": 2}
+    model, history, tracker = train_text_recipe(tokens[:48], tokens[48:], 0, word_dropout=0.5,
+                                                track=True, recipe=small)
+    assert model.word_dropout == 0.5 and len(history["test_elbo"]) == 1
+    assert tracker.steps == [0, 2]
+    images = (torch.rand(20, 64, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    sprite = {"channels": 4, "latent_dim": 3, "epochs": 2, "lr": 1e-3, "batch_size": 10}
+    model, history, tracker = train_sprites_recipe(images, 1, beta=2.0, recipe=sprite,
+                                                   track_every=2)
+    assert model.config.latent_dim == 3 and history["beta"] == [2.0, 2.0]
+    assert tracker.steps == [0, 2, 4]

@@ -31,7 +31,7 @@ UNCOMPARED: dict[str, dict[str, str]] = {
         "pixel_baseline = independent_pixel_log_likelihood(digits.train_grey, digits.test_binary)":
             "the training history and ELBOs of the trained model",
         "sigma_test = torch.exp(0.5 * logvar_test)": "codes of the trained model",
-        "vae_fn = lambda x, z: cv.elbo.log_likelihood(model, x, model.decode(z))":
+        "vae_fn = lambda x, z: model.log_likelihood(x, z)[0]  # log p(x|z), summed over pixels":
             "IWAE bounds of the trained model",
         "beta_models, beta_hist, codes = {}, {}, {}": "training results of the beta = 0 / 1 models",
         "surgery = {beta: latent.elbo_surgery(*codes[beta], n_samples=SQ[\"surgery_draws\"], "
@@ -62,8 +62,7 @@ UNCOMPARED: dict[str, dict[str, str]] = {
             "remedy table: means and spreads over seeds of trained runs",
         "during = {}  # seed 0: the total KL while beta < 1, and at the end":
             "KL over training of annealed runs",
-        'mlp[0.1] = fit(model_from_recipe(CH04_VAE, data.input_dim), '
-        '("beta-VAE (MLP decoder)", "beta=0.1"), beta=0.1)':
+        "mlp[0.1], history = train_recipe(CH04_VAE, data, beta=0.1)":
             "beta = 0.1 run: trained ELBO, KL and aggregate KL",
         'assert b01["test_recon"] > b1["test_recon"] + 2.0  # sharper reconstructions':
             "beta = 0.1 vs 1 vs 8: trained reconstruction terms and aggregate KLs",
