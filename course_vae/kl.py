@@ -81,17 +81,13 @@ def _expm1_minus_x_value(x: torch.Tensor) -> torch.Tensor:
     """
     coefs = _SERIES["float64" if x.dtype == torch.float64 else "other"]
     s = x.clamp(-_SERIES_HALF_WIDTH, _SERIES_HALF_WIDTH)
-    f_s = s * coefs[-1]  # Horner, in place: (((c_top s + c_{top-1}) s + ...) + c_2) s^2
-    for c in reversed(coefs[:-1]):
-        f_s += c
-        f_s *= s
-    f_s *= s
+    f_s = torch.full_like(s, coefs[-1])  # Horner, one fused pass per coefficient:
+    for c in reversed(coefs[:-1]):  # f = (((c_top s + c_{top-1}) s + ...) + c_2) s^2
+        f_s = torch.addcmul(s.new_tensor(c), f_s, s)
+    f_s *= s.square()
     r = x - s
-    out = torch.expm1(r)
-    out *= f_s + s + 1.0  # e^s = 1 + s + f(s)
-    out -= r
-    out += f_s
-    return out
+    # e^s expm1(r) - r + f(s), with e^s = 1 + s + f(s)
+    return torch.addcmul(f_s - r, torch.expm1(r), f_s + s + 1.0)
 
 
 class _Expm1MinusX(torch.autograd.Function):
@@ -143,9 +139,13 @@ def kl_normal_std(mu: Any, logvar: Any) -> torch.Tensor:
     always makes the result non-finite, and only then are the inputs scanned to name the
     bad one (a finite logvar so large that e^l overflows gives +inf, as it should).
     """
-    mu, logvar = check_pair(mu, logvar, "mu", "logvar", scan=False)
-    out = 0.5 * (mu**2 + _expm1_minus_x(logvar)).sum(-1)
-    if not bool(torch.isfinite(out.detach()).all()):
+    same = (isinstance(mu, torch.Tensor) and isinstance(logvar, torch.Tensor)
+            and mu.is_floating_point() and mu.dtype == logvar.dtype
+            and mu.shape == logvar.shape and mu.dim() > 0)
+    if not same:  # the common case above needs no conversion; the general one is checked
+        mu, logvar = check_pair(mu, logvar, "mu", "logvar", scan=False)
+    out = 0.5 * (mu.square() + _expm1_minus_x(logvar)).sum(-1)
+    if not bool(out.detach().sum().isfinite()):  # NaN or inf anywhere makes the sum so
         check_finite(mu, "mu")
         check_finite(logvar, "logvar")
     return out
