@@ -7,7 +7,13 @@ import torch
 
 from course_vae import exercises as ex
 from course_vae.disentanglement import mig
+from course_vae.exercises.verdict import reset_attempts
 from course_vae.schedules import KLCapacity
+
+
+@pytest.fixture(autouse=True)
+def _fresh_attempts():
+    reset_attempts()
 
 
 def _indifferent_beta() -> float:
@@ -80,6 +86,23 @@ def test_capacity_loss_matches_the_objective_and_common_mistakes_fail():
     assert float(obj(terms, step=ex.CH05_CAPACITY_STEP)) == pytest.approx(_capacity_loss())
 
 
-def test_non_number_is_a_type_error():
+def test_capacity_loss_absolute_value_and_squared_gap_are_named():
+    """Issue 19: dropping the absolute value (7.5) and squaring the gap (46.9)."""
+    c = ex.CH05_CAPACITY["c_max"] * ex.CH05_CAPACITY_STEP / ex.CH05_CAPACITY["n_steps"]
+    gamma, recon, kl = ex.CH05_CAPACITY["gamma"], ex.CH05_CAPACITY_RECON, ex.CH05_CAPACITY_KL
+    no_abs = -recon + gamma * (c - kl)
+    squared = -recon + gamma * (kl - c) ** 2
+    assert no_abs == pytest.approx(7.5) and squared == pytest.approx(46.875)
+    for answer, name in [(no_abs, "without the absolute value"), (7.5, "absolute value"),
+                         (squared, "squaring the gap"), (46.88, "squaring the gap")]:
+        with pytest.raises(AssertionError, match=name):
+            ex.check_ch05_capacity_loss(answer)
+
+
+def test_non_number_is_a_type_error_and_one_element_list_is_a_number():
+    """Issue 19: a one-element list was refused while a one-element tensor was accepted;
+    now both count as their one number (this test used to expect a TypeError for [52.5])."""
     with pytest.raises(TypeError, match="one number"):
-        ex.check_ch05_capacity_loss([52.5])
+        ex.check_ch05_capacity_loss([52.5, 1.0])
+    ex.check_ch05_capacity_loss([52.5])
+    ex.check_ch05_capacity_loss(torch.tensor([52.5]))
