@@ -207,9 +207,8 @@ assert worst["exp(l) - 1 - l"] > 1.0 and worst["expm1(l) - l"] > 0.1
 assert worst["kl_normal_std (x2)"] < 1e-5 and n_negative["kl_normal_std (x2)"] == 0
 
 # %% [markdown] tags=["aside"]
-# ### Aside (optional): how `kl_normal_std` computes $e^l - 1 - l$
-#
-# *Implementation notes; skip them on a first read.* `torch.expm1(l)` $= e^l - 1$ computed
+# **Aside (optional): how `kl_normal_std` computes $e^l - 1 - l$.** Implementation notes, to
+# skip on a first read. `torch.expm1(l)` $= e^l - 1$ computed
 # accurately removes the first cancellation. The second one ($- l$) is handled by the Taylor
 # series $f(l) = l^2/2! + l^3/3! + \dots$ for $|l| \le 1/8$. Beyond that, the package splits
 # $l = s + r$ with $s$ clamped to $[-1/8, 1/8]$ and uses

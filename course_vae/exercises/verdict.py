@@ -183,7 +183,8 @@ def verdict(
     error = abs(value - expected)
     if error <= tol:
         _ATTEMPTS.pop(name, None)
-        print(f"{name}: correct (accepted within ±{tol:.2g} of the answer).")
+        within = f" (accepted within ±{tol:.2g} of the answer)" if tol > 0 else ""
+        print(f"{name}: correct{within}.")
         return True
     mistakes = list(mistakes)
     what = named_mistake(value, mistakes, tol)
