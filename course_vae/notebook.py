@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 import os
 import random
 import textwrap
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-from course_vae._validate import check_device
+from course_vae._validate import (
+    as_float_tensor,
+    check_choice,
+    check_device,
+    check_finite,
+    check_nonnegative_int,
+    check_real,
+)
 from course_vae.plots import use_course_style
 
 
@@ -79,3 +88,52 @@ def _without_docstring(source: str) -> str:
     doc = body[0]
     lines = source.splitlines(keepends=True)
     return "".join(lines[: doc.lineno - 1] + lines[doc.end_lineno :])
+
+
+def format_stable(value: Any, digits: int = 4, *, spread: float = 1e-9, style: str = "f") -> str:
+    """``value`` as text that every CPU prints the same, for outputs that nbval compares.
+
+    The same computation gives different low-order bits on different CPU kernel sets
+    (AVX-512, AVX2, generic, ARM). Printed with ``digits`` decimals, such a value reads the
+    same everywhere unless it sits near a rounding boundary or is zero up to rounding. So,
+    with ``style="f"`` (fixed point) and ``spread`` how far the value may move between
+    machines (absolute; the default 1e-9 suits closed forms and converged fits in float64):
+
+    * a value within ``spread`` of zero prints as an unsigned zero (``0.0000``, never
+      ``-0.0000``), and so does any value that rounds to zero;
+    * a value within ``spread`` of a rounding boundary (e.g. 0.12345 at 4 decimals) raises
+      ValueError: print it with one digit more or one less, so that the text is stable.
+
+    With ``style="e"`` (``digits`` decimals of the mantissa) ``spread`` is relative to the
+    value, and only an exact zero prints as zero (unsigned). A tensor, array or list of
+    several numbers prints as ``[a, b, ...]``, each element formatted alike.
+    """
+    digits = check_nonnegative_int(digits, "digits")
+    spread = check_real(spread, "spread", low=0.0)
+    style = check_choice(style, "style", ("f", "e"))
+    t = as_float_tensor(value, "value").detach().to("cpu", torch.float64)
+    check_finite(t, "value")
+    if t.dim() > 0 and t.numel() != 1:
+        items = (_format_one(float(v), digits, spread, style) for v in t.flatten())
+        return "[" + ", ".join(items) + "]"
+    return _format_one(float(t.reshape(())), digits, spread, style)
+
+
+def _format_one(x: float, digits: int, spread: float, style: str) -> str:
+    if style == "f" and abs(x) <= spread:
+        x = 0.0
+    if x != 0.0:
+        exponent = math.floor(math.log10(abs(x))) if style == "e" else 0
+        scale = 10.0 ** (digits - exponent)
+        scaled = abs(x) * scale
+        distance = abs(scaled - math.floor(scaled) - 0.5) / scale
+        if distance < (spread * abs(x) if style == "e" else spread):
+            raise ValueError(
+                f"value {x!r} lies within {spread!r} of a rounding boundary at {digits} "
+                f"digits, so CPUs may print it differently; print {digits + 1} or "
+                f"{max(digits - 1, 0)} digits instead"
+            )
+    text = format(x, f".{digits}{style}")
+    if float(text) == 0.0:
+        text = text.lstrip("-")
+    return text

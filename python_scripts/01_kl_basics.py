@@ -43,6 +43,7 @@ import torch
 
 import course_vae as cv
 from course_vae import coding, exercises, plots, widgets
+from course_vae.notebook import format_stable as fmt  # prints a number the same on every CPU
 
 device = cv.setup_notebook(seed=0)
 D = torch.distributions
@@ -59,11 +60,22 @@ f64 = torch.float64
 #
 # $$\mathrm{KL}(Q\,\|\,P) = \int q(x) \log \frac{q(x)}{p(x)}\,dx .$$
 #
-# The expectation is taken under the **first** argument $Q$. **Naming, used throughout the
-# course:** $P$ is the target and $Q$ the approximation we fit; $\mathrm{KL}(Q\|P)$ (approximation
-# first) is the **reverse** KL and $\mathrm{KL}(P\|Q)$ (target first) the **forward** KL. Terms with $Q(x) = 0$
-# contribute $0$ ($0 \log 0 = 0$); if $P(x) = 0 < Q(x)$ somewhere, the KL is $+\infty$.
-#
+# The expectation is taken under the **first** argument $Q$.
+
+# %% [markdown]
+# **Naming, used throughout the course.** When we *fit* a distribution, $P$ is the target
+# and $Q$ the approximation; $\mathrm{KL}(Q\|P)$ (approximation first) is the **reverse** KL
+# and $\mathrm{KL}(P\|Q)$ (target first) the **forward** KL. The names follow the positions of
+# the arguments, and authors differ: Bishop (PRML §10.1.2, Fig. 10.2) starts from
+# variational inference's $\mathrm{KL}(q\|p)$ and calls $\mathrm{KL}(p\|q)$ the "reverse" one —
+# the opposite of this course's words for the same two formulas.
+
+# %% [markdown]
+# **Zeros.** Terms with $Q(x) = 0$ contribute $0$ (the convention $0 \log 0 = 0$, the limit
+# of $t\log t$ as $t \to 0$). If $P(x) = 0 < Q(x)$ somewhere, the KL is $+\infty$: $Q$ puts
+# mass where $P$ says nothing can happen.
+
+# %% [markdown]
 # **Units.** With the natural log the unit is the **nat**; with $\log_2$ it is the **bit**.
 # Since $\log_2 y = \ln y / \ln 2$, a KL in bits is the KL in nats divided by $\ln 2 \approx 0.693$
 # (1 nat $\approx 1.443$ bits). This course works in nats unless it says otherwise;
@@ -78,8 +90,8 @@ P = torch.tensor([0.25, 0.25, 0.25, 0.25], dtype=f64)
 kl_nats = float(cv.kl_discrete(Q, P))
 kl_bits = float(cv.kl_discrete(Q, P, base=2))
 by_hand = sum(float(qx) * math.log(float(qx) / float(px)) for qx, px in zip(Q, P, strict=True))
-print(f"KL(Q||P) = {kl_nats:.4f} nats = {kl_bits:.4f} bits   (by hand: {by_hand:.4f} nats)")
-print(f"ratio nats / bits = {kl_nats / kl_bits:.4f}   (ln 2 = {math.log(2):.4f})")
+print(f"KL(Q||P) = {fmt(kl_nats)} nats = {fmt(kl_bits)} bits   (by hand: {fmt(by_hand)} nats)")
+print(f"ratio nats / bits = {fmt(kl_nats / kl_bits)}   (ln 2 = {fmt(math.log(2))})")
 
 # %%
 # Check: the package agrees with the definition, and bits = nats / ln 2.
@@ -99,6 +111,11 @@ assert abs(kl_bits - 0.25) < 1e-12  # log2(4) - H(Q) = 2 - 1.75 bits for this pa
 # $\mathbb{E}_Q[-\log_2 P(x)]$, and the excess over the best code for $Q$ is
 #
 # $$\mathbb{E}_Q[-\log_2 P(x)] - \mathbb{E}_Q[-\log_2 Q(x)] = \sum_x Q(x)\log_2\frac{Q(x)}{P(x)} = \mathrm{KL}(Q\|P)\ \text{bits per symbol}.$$
+
+# %% [markdown]
+# Here $Q$ is the true source and $P$ the model the code was built for — the roles of the
+# fitting story swapped, the formula the same: $\mathrm{KL}(Q\|P)$ averages under its first
+# argument, whichever of the two we call the truth.
 #
 # Let us not take that on trust. `course_vae.coding` builds **Huffman codes** (the optimal
 # prefix code with integer lengths; ties broken deterministically):
@@ -118,7 +135,7 @@ code_P = coding.huffman_code(P_dy)
 print("symbol  Q      P      code for Q  code for P  -log2 P")
 for x in range(4):
     print(f"{x:>6}  {Q_dy[x]:.3f}  {P_dy[x]:.3f}  {code_Q[x]:>10}  {code_P[x]:>10}  {-math.log2(P_dy[x]):7.1f}")
-print(f"Kraft sums: {coding.kraft_sum(code_Q):.4f}, {coding.kraft_sum(code_P):.4f}")
+print(f"Kraft sums: {fmt(coding.kraft_sum(code_Q))}, {fmt(coding.kraft_sum(code_P))}")
 
 # %%
 # Check: both codes are prefix-free, satisfy Kraft's inequality, and have lengths -log2 p.
@@ -145,9 +162,11 @@ kl_dy_bits = float(cv.kl_discrete(Q_dy, P_dy, base=2))
 # standard error of the measured extra bits: per-symbol length differences are i.i.d.
 diff = (torch.tensor(coding.code_lengths(code_P)) - torch.tensor(coding.code_lengths(code_Q)))[message].to(f64)
 se_extra = float(diff.std() / math.sqrt(n_symbols))
-print(f"bits per symbol: code for Q {rate_Q:.4f}, code for P {rate_P:.4f}")
-print(f"measured extra bits per symbol = {extra_measured:.4f} ± {se_extra:.4f}")
-print(f"KL(Q||P) in bits               = {kl_dy_bits:.4f}")
+# bit counts over 100,000 symbols are exact in 5 decimals: printed with all 5 (at 4 they
+# could sit on a rounding boundary, e.g. 2.62335)
+print(f"bits per symbol: code for Q {fmt(rate_Q, 5)}, code for P {fmt(rate_P, 5)}")
+print(f"measured extra bits per symbol = {fmt(extra_measured, 5)} ± {fmt(se_extra)}")
+print(f"KL(Q||P) in bits               = {fmt(kl_dy_bits)}")
 
 # %%
 # Check: the message decodes back exactly; the measured extra bits match KL(Q||P) within
@@ -170,7 +189,8 @@ assert abs(rate_Q - coding.expected_length(Q_dy, code_Q)) < 4 * se_extra  # Q's 
 # (Cover & Thomas, Theorem 5.4.3) follows by averaging under $Q$:
 #
 # $$H(Q) + \mathrm{KL}(Q\|P) \;\le\; \mathbb E_Q[\ell_P] \;<\; H(Q) + \mathrm{KL}(Q\|P) + 1 .$$
-#
+
+# %% [markdown]
 # The excess over the entropy of the true source is the KL plus less than one bit of rounding.
 # Coding **blocks** of $k$ symbols (the code for $P^k$ used on blocks from $Q^k$) spreads that
 # one bit over $k$ symbols: the excess per symbol lies in $[\mathrm{KL}, \mathrm{KL} + 1/k)$ and tends
@@ -188,10 +208,10 @@ bits_nd = coding.encode(msg_nd, shannon_P)
 measured_excess = len(bits_nd) / n_symbols - H_Q
 se_nd = float(lengths_P[msg_nd].std() / math.sqrt(n_symbols))
 print(f"Shannon code for P: {shannon_P}, lengths {lengths_P.int().tolist()} = ceil of "
-      f"{[round(v, 2) for v in coding.ideal_code_lengths(P_nd).tolist()]}")
-print(f"H(Q) = {H_Q:.4f} bits;  KL(Q||P) = {kl_nd_bits:.4f} bits")
-print(f"measured on {n_symbols:,} symbols: {len(bits_nd) / n_symbols:.4f} bits/symbol, "
-      f"excess over H(Q) = {measured_excess:.4f} ± {se_nd:.4f}")
+      f"{fmt(coding.ideal_code_lengths(P_nd), 2)}")
+print(f"H(Q) = {fmt(H_Q)} bits;  KL(Q||P) = {fmt(kl_nd_bits)} bits")
+print(f"measured on {n_symbols:,} symbols: {fmt(len(bits_nd) / n_symbols, 5)} bits/symbol, "
+      f"excess over H(Q) = {fmt(measured_excess)} ± {fmt(se_nd)}")
 print("\nblock size k | excess bits/symbol over H(Q) (exact) | theorem: [KL, KL + 1/k)")
 block_rows = []
 for k in range(1, 7):
@@ -199,7 +219,7 @@ for k in range(1, 7):
     lengths_k = torch.tensor(coding.code_lengths(coding.shannon_code(pk)), dtype=f64)
     excess_k = float((qk * lengths_k).sum()) / k - H_Q
     block_rows.append((k, excess_k))
-    print(f"{k:>12} | {excess_k:.4f}{'':>31} | [{kl_nd_bits:.4f}, {kl_nd_bits + 1 / k:.4f})")
+    print(f"{k:>12} | {fmt(excess_k)}{'':>31} | [{fmt(kl_nd_bits)}, {fmt(kl_nd_bits + 1 / k)})")
 
 # %%
 # Check: the message decodes; the sampled excess matches the exact one within 4 standard
@@ -214,14 +234,19 @@ assert block_rows[0][1] - kl_nd_bits > 0.1 and block_rows[-1][1] - kl_nd_bits < 
 # %% [markdown]
 # ## 3. KL is never negative, and zero only when $Q = P$
 #
-# Gibbs' inequality: $\mathrm{KL}(Q\|P) \ge 0$, with equality iff $Q = P$. (Proof in one
-# line, by Jensen's inequality for the concave $\log$:
-# $-\mathrm{KL} = \mathbb{E}_Q[\log(P/Q)] \le \log \mathbb{E}_Q[P/Q] = \log \sum_{x:\,Q(x)>0} P(x) \le \log 1 = 0$.
-# The sum runs only where $Q > 0$, so $\mathbb E_Q[P/Q] \le 1$ in general, with $= 1$ when $P$ puts
-# no mass outside $Q$'s support. Equality throughout needs $P/Q$ constant and that sum equal to 1,
-# i.e. $Q = P$.) The coding story says the same: no
-# code beats the one built for the true distribution. We test it on 10,000 random pairs of
-# distributions over 5 outcomes drawn from a Dirichlet distribution.
+# Gibbs' inequality: $\mathrm{KL}(Q\|P) \ge 0$, with equality iff $Q = P$. The proof is one
+# line of Jensen's inequality for the concave $\log$:
+#
+# $$-\mathrm{KL}(Q\|P) = \mathbb{E}_Q\Big[\log\frac{P}{Q}\Big] \;\le\; \log \mathbb{E}_Q\Big[\frac{P}{Q}\Big] = \log \sum_{x:\,Q(x)>0} P(x) \;\le\; \log 1 = 0 .$$
+#
+# - The first $\le$ is Jensen: the log of an average is at least the average of the logs.
+# - The sum runs only where $Q > 0$, so it is at most 1 (exactly 1 when $P$ puts no mass
+#   outside $Q$'s support): the second $\le$.
+# - Equality in both needs $P/Q$ constant on $Q$'s support and that sum equal to 1: $Q = P$.
+#
+# The coding story says the same: no code beats the one built for the true distribution.
+# We test it on 10,000 random pairs of distributions over 5 outcomes drawn from a Dirichlet
+# distribution.
 
 # %%
 torch.manual_seed(0)
@@ -229,8 +254,8 @@ dirichlet = D.Dirichlet(torch.ones(5, dtype=f64))  # uniform over probability ve
 q_batch, p_batch = dirichlet.sample((10_000,)), dirichlet.sample((10_000,))
 kls = cv.kl_discrete(q_batch, p_batch)
 self_kls = cv.kl_discrete(q_batch, q_batch)
-print(f"10,000 random pairs: min KL = {float(kls.min()):.4f}, median = {float(kls.median()):.4f}, max = {float(kls.max()):.4f} nats")
-print(f"KL(Q||Q) over the same 10,000: max |value| = {float(self_kls.abs().max()):.1e}")
+print(f"10,000 random pairs: min KL = {fmt(kls.min())}, median = {fmt(kls.median())}, max = {fmt(kls.max())} nats")
+print(f"KL(Q||Q) over the same 10,000: max |value| = {fmt(self_kls.abs().max(), 1, style='e')}")
 
 # %%
 # Check: every KL is >= 0, strictly > 0 for these distinct pairs, and exactly 0 for Q = P.
@@ -257,7 +282,7 @@ assert float(self_kls.abs().max()) < 1e-12
 coin_q = torch.tensor([0.9, 0.1], dtype=f64)
 coin_p = torch.tensor([0.5, 0.5], dtype=f64)
 kl_qp, kl_pq = float(cv.kl_discrete(coin_q, coin_p)), float(cv.kl_discrete(coin_p, coin_q))
-print(f"KL(Q||P) = {kl_qp:.4f} nats,  KL(P||Q) = {kl_pq:.4f} nats")
+print(f"KL(Q||P) = {fmt(kl_qp)} nats,  KL(P||Q) = {fmt(kl_pq)} nats")
 
 # %%
 # Check: the hand computation above, and the asymmetry.
@@ -284,9 +309,9 @@ assert abs(kl_qp - kl_pq) > 0.1
 mu_q, s_q, mu_p, s_p = 0.0, 1.0, 1.0, 2.0
 closed = float(cv.kl_normal([mu_q], [2 * math.log(s_q)], [mu_p], [2 * math.log(s_p)]))
 quad = float(cv.kl_quadrature(D.Normal(mu_q, s_q).log_prob, D.Normal(mu_p, s_p).log_prob))
-print(f"KL(N(0,1) || N(1,2^2)): closed form {closed:.6f}, quadrature {quad:.6f} nats")
+print(f"KL(N(0,1) || N(1,2^2)): closed form {fmt(closed, 6)}, quadrature {fmt(quad, 6)} nats")
 pair = cv.explorer_state.gaussian_pair_state(mu_q, s_q, mu_p, s_p)
-print(f"most negative value of the integrand: {float(pair['integrand'].min()):.4f}")
+print(f"most negative value of the integrand: {fmt(pair['integrand'].min())}")
 
 # %%
 # Check: closed form = quadrature; the integrand dips below 0 while its integral is > 0.
@@ -315,10 +340,10 @@ explorer
 # %%
 widths = [2.0, 1.0, 0.5, 0.25, 0.1, 0.01, 0.001]
 binned = [cv.kl.kl_binned_gaussians(mu_q, s_q, mu_p, s_p, h) for h in widths]
-print(f"closed form KL(N(0,1) || N(1,2^2)) = {closed:.6f} nats")
+print(f"closed form KL(N(0,1) || N(1,2^2)) = {fmt(closed, 6)} nats")
 for h, k in zip(widths, binned, strict=True):
-    print(f"bin width {h:6.3f}: binned KL = {k:.6f} nats = {k / math.log(2):.6f} bits, "
-          f"closed form - binned = {closed - k:.1e}")
+    print(f"bin width {h:6.3f}: binned KL = {fmt(k, 6)} nats = {fmt(k / math.log(2), 6)} bits, "
+          f"closed form - binned = {fmt(closed - k, 1, style='e', spread=1e-6)}")
 
 # %%
 # Check: the binned KL stays below the closed form, rises as the bins shrink (halving
@@ -340,7 +365,8 @@ assert closed - binned[5] < 1e-5 and closed - binned[0] > 0.05
 # - **reverse** $\min_Q \mathrm{KL}(Q\|P)$: the expectation is under $Q$, so $Q$ is punished
 #   for putting mass where $P$ has little, e.g. between the modes. $Q$ is **mode-seeking**:
 #   it settles on one mode (which one depends on where it starts).
-#
+
+# %% [markdown]
 # The VAE's KL term, $\mathrm{KL}(q(z|x)\|p(z))$, and the gap between the ELBO and $\log p(x)$,
 # $\mathrm{KL}(q(z|x)\|p(z|x))$, both have the approximation $q$ first: the reverse direction.
 # For the KL term that choice has little to show: the prior $\mathcal N(0, I)$ has one mode and
@@ -357,10 +383,12 @@ target = D.MixtureSameFamily(
 m_fwd, s_fwd = cv.fit_gaussian_1d(target.log_prob, "forward", init=(0.0, 1.0))
 m_rev_r, s_rev_r = cv.fit_gaussian_1d(target.log_prob, "reverse", init=(1.0, 1.0))
 m_rev_l, s_rev_l = cv.fit_gaussian_1d(target.log_prob, "reverse", init=(-1.0, 1.0))
-print(f"target mean {float(target.mean):.4f}, std {float(target.stddev):.4f}")
-print(f"forward fit:              m = {m_fwd:.4f}, s = {s_fwd:.4f}")
-print(f"reverse fit (start m=+1): m = {m_rev_r:.4f}, s = {s_rev_r:.4f}")
-print(f"reverse fit (start m=-1): m = {m_rev_l:.4f}, s = {s_rev_l:.4f}")
+# The forward fit's m is 0 up to rounding (-2.5e-11 with AVX-512 kernels, +2.9e-11 with the
+# generic ones): fmt prints such a value as 0.0000 on every CPU, never -0.0000.
+print(f"target mean {fmt(target.mean)}, std {fmt(target.stddev)}")
+print(f"forward fit:              m = {fmt(m_fwd)}, s = {fmt(s_fwd)}")
+print(f"reverse fit (start m=+1): m = {fmt(m_rev_r)}, s = {fmt(s_rev_r)}")
+print(f"reverse fit (start m=-1): m = {fmt(m_rev_l)}, s = {fmt(s_rev_l)}")
 
 # %%
 x_grid = torch.linspace(-6, 6, 601, dtype=f64)
@@ -406,8 +434,8 @@ fac_fits = {
 }
 precision_diag = torch.linalg.inv(cov_corr).diagonal()
 for label, (m_fit, v_fit) in fac_fits.items():
-    print(f"{label}: m = {[round(v, 4) for v in m_fit.tolist()]}, variances = {[round(v, 4) for v in v_fit.tolist()]}")
-print(f"1 / Lambda_jj = {[round(v, 4) for v in (1 / precision_diag).tolist()]},  Sigma_jj = {cov_corr.diagonal().tolist()}")
+    print(f"{label}: m = {fmt(m_fit)}, variances = {fmt(v_fit)}")
+print(f"1 / Lambda_jj = {fmt(1 / precision_diag)},  Sigma_jj = {fmt(cov_corr.diagonal())}")
 plots.plot_factorised_fits(mean_corr, cov_corr, fac_fits)
 plt.show()
 
@@ -423,9 +451,11 @@ assert all(float(m.abs().max()) < 1e-3 for m, _ in fac_fits.values())
 #
 # When no closed form exists, KL is estimated from samples:
 # $\widehat{\mathrm{KL}} = \frac1N\sum_{i=1}^N [\log q(z_i) - \log p(z_i)]$ with $z_i \sim Q$.
-# It is unbiased, and its standard error is $\mathrm{sd}(\log q - \log p)/\sqrt{N}$. (A single
-# sample can give a **negative** estimate even though KL $\ge 0$.) We compare with the exact
-# value for $Q = N(0,1)$, $P = N(1, 2^2)$, averaging $|\text{error}|$ over 20 seeds per $N$.
+# It is unbiased, and its standard error is $\mathrm{sd}(\log q - \log p)/\sqrt{N}$. (An
+# estimate from a few samples can be **negative** even though KL $\ge 0$: below, 50 estimates
+# from $N = 2$ samples each — $N = 2$ being the fewest that also give a standard error.) We
+# compare with the exact value for $Q = N(0,1)$, $P = N(1, 2^2)$, averaging $|\text{error}|$
+# over 20 seeds per $N$.
 
 # %%
 cv.show_source(cv.kl_monte_carlo)
@@ -445,15 +475,15 @@ slope_err = float(torch.linalg.lstsq(torch.stack([log_n, torch.ones_like(log_n)]
                                      torch.log(torch.tensor(mean_abs_err, dtype=f64))[:, None]).solution[0, 0])
 slope_se = float(torch.linalg.lstsq(torch.stack([log_n, torch.ones_like(log_n)], 1),
                                     torch.log(torch.tensor(mean_se, dtype=f64))[:, None]).solution[0, 0])
-one_sample = [float(cv.kl_monte_carlo(q_dist, p_dist, n_samples=2, seed=s)[0]) for s in range(50)]
-print(f"exact KL = {exact:.4f} nats")
+two_sample = [float(cv.kl_monte_carlo(q_dist, p_dist, n_samples=2, seed=s)[0]) for s in range(50)]
+print(f"exact KL = {fmt(exact)} nats")
 ratios = [e / se for e, se in zip(mean_abs_err, mean_se, strict=True)]
 for n, e, se, r in zip(ns, mean_abs_err, mean_se, ratios, strict=True):
-    print(f"N = {n:>6}: mean |error| = {e:.5f}, mean reported standard error = {se:.5f}, ratio {r:.2f}")
-print(f"ratio mean |error| / standard error, averaged over the {len(ns)} sizes: {sum(ratios) / len(ratios):.2f}"
-      f"  (sqrt(2/pi) = {math.sqrt(2 / math.pi):.2f})")
-print(f"fitted log-log slopes: |error| {slope_err:.3f}, standard error {slope_se:.3f}")
-print(f"estimates from N = 2 samples below 0: {sum(v < 0 for v in one_sample)} of 50")
+    print(f"N = {n:>6}: mean |error| = {fmt(e, 5)}, mean reported standard error = {fmt(se, 5)}, ratio {fmt(r, 2)}")
+print(f"ratio mean |error| / standard error, averaged over the {len(ns)} sizes: {fmt(sum(ratios) / len(ratios), 2)}"
+      f"  (sqrt(2/pi) = {fmt(math.sqrt(2 / math.pi), 2)})")
+print(f"fitted log-log slopes: |error| {fmt(slope_err, 3)}, standard error {fmt(slope_se, 3)}")
+print(f"estimates from N = 2 samples below 0: {sum(v < 0 for v in two_sample)} of 50")
 
 # %%
 plots.plot_mc_convergence(ns, mean_abs_err, mean_se, slope=slope_err)
@@ -467,59 +497,72 @@ assert abs(slope_err + 0.5) < 0.1
 assert abs(slope_se + 0.5) < 0.05
 assert all(0.4 < r < 1.3 for r in ratios)
 assert abs(sum(ratios) / len(ratios) - math.sqrt(2 / math.pi)) < 0.1
-assert any(v < 0 for v in one_sample)
+assert any(v < 0 for v in two_sample)
 
 # %% [markdown]
 # ## Exercises
 #
+# Each checker answers **correct**, **close** (with what to refine) or **not right** (naming
+# the common slip your answer matches, if it matches one). A wrong try gets a nudge; the next
+# one gets the method. Each solution sits collapsed under its exercise: expand it (click the
+# bar at its left in JupyterLab, or "Solution" on the website) after you have tried.
+#
 # ### Exercise 1 — KL in bits
-# For $Q = (0.7, 0.2, 0.1)$ and $P = (0.4, 0.4, 0.2)$ (`exercises.CH01_Q`, `CH01_P`) compute
-# $\mathrm{KL}(Q\|P)$ **in bits**, to 2 decimals. Pencil and a table of logs are enough.
+# For $Q = (0.6, 0.3, 0.1)$ and $P = (0.2, 0.2, 0.6)$ (`exercises.CH01_Q`, `CH01_P`) compute
+# $\mathrm{KL}(Q\|P)$ **in bits**, to 2 decimals. Pencil and a table of logs (two decimals are
+# enough) will do.
 
 # %%
 answer = None  # your answer here
 cv.exercises.check_ch01_kl_bits(answer)
 
-# %% [markdown]
-# **Solution.** $\sum_i Q_i \log_2(Q_i/P_i) = 0.7\log_2 1.75 + 0.2\log_2 0.5 + 0.1\log_2 0.5 \approx 0.565 - 0.3 = 0.265$
-# bits — `kl_discrete` with `base=2`. (In nats it would be $0.184$; the other direction,
-# $\mathrm{KL}(P\|Q)$, is $0.277$ bits.)
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
+# **Solution.** $\sum_i Q_i \log_2(Q_i/P_i) = 0.6\log_2 3 + 0.3\log_2 1.5 + 0.1\log_2\tfrac16 \approx 0.951 + 0.175 - 0.258 = 0.868$
+# bits — `kl_discrete` with `base=2`. In nats it would be $0.602$. The other direction,
+# $\mathrm{KL}(P\|Q) \approx 1.117$ bits, is larger: $P$ puts 0.6 on the third symbol, where $Q$
+# has only 0.1.
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = float(cv.kl_discrete(list(exercises.CH01_Q), list(exercises.CH01_P), base=2))
 cv.exercises.check_ch01_kl_bits(answer)
 
 # %% [markdown]
 # ### Exercise 2 — predict, then measure: a mismatched Shannon code
-# Symbols come from the same $Q = (0.7, 0.2, 0.1)$, but they are written with the **Shannon code
-# built for** $P = (0.4, 0.4, 0.2)$, lengths $\lceil -\log_2 P(x)\rceil$ (`coding.shannon_code`).
+# Symbols come from the same $Q = (0.6, 0.3, 0.1)$, but they are written with the **Shannon code
+# built for** $P = (0.2, 0.2, 0.6)$, lengths $\lceil -\log_2 P(x)\rceil$ (`coding.shannon_code`).
 # How many bits per symbol **more than the entropy $H(Q)$** does that cost, to 2 decimals?
 #
 # First **predict** a range from the wrong-code theorem and your answer to Exercise 1, then
 # **measure**: either the exact average of the lengths under $Q$, or encode a sampled message of
-# at least 10,000 symbols (`coding.sample_message`, `coding.encode`) and count its bits — at that
-# length the count is precise to about 0.003 bit per symbol.
+# at least 100,000 symbols (`coding.sample_message`, `coding.encode`) and count its bits — at that
+# length the count is precise to about 0.002 bit per symbol.
 
 # %%
 answer = None  # your answer here
 cv.exercises.check_ch01_extra_bits(answer)
 
-# %% [markdown]
-# **Solution.** The theorem predicts an excess in $[\mathrm{KL}, \mathrm{KL} + 1) \approx [0.27, 1.27)$.
-# The lengths are $\lceil 1.32\rceil = 2$, $2$, $\lceil 2.32\rceil = 3$, so $\mathbb E_Q[\ell_P] = 0.7\cdot2 + 0.2\cdot2 + 0.1\cdot3 = 2.1$
-# bits and $H(Q) \approx 1.157$ bits: the excess is about $0.94$ bit — the KL plus $0.68$ bit of
-# rounding, inside the predicted range. Measured on a message:
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
+# **Solution.** The theorem predicts an excess in $[\mathrm{KL}, \mathrm{KL} + 1) \approx [0.87, 1.87)$.
+# The lengths are $\lceil 2.32\rceil = 3$, $3$, $\lceil 0.74\rceil = 1$, so $\mathbb E_Q[\ell_P] = 0.6\cdot3 + 0.3\cdot3 + 0.1\cdot1 = 2.8$
+# bits and $H(Q) \approx 1.295$ bits (Section 2): the excess is about $1.50$ bits — the KL plus
+# $0.64$ bit of rounding, inside the predicted range. (The lower end holds for Shannon's
+# lengths, which are never shorter than $-\log_2 P$. A Huffman code for $P$, lengths $(2, 2, 1)$,
+# would cost only $0.60$ bit here, less than the KL: its rounded lengths happen to suit $Q$
+# better than $P$ does.) Measured on a message:
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 q_ex, p_ex = exercises.CH01_CODE_Q, exercises.CH01_CODE_P
 code_ex = coding.shannon_code(p_ex)
-msg_ex = coding.sample_message(q_ex, 10_000, seed=3)
+n_ex = exercises.CH01_CODE_MESSAGE_LENGTH
+msg_ex = coding.sample_message(q_ex, n_ex, seed=3)
 H_ex = -sum(qx * math.log2(qx) for qx in q_ex)
-answer = len(coding.encode(msg_ex, code_ex)) / 10_000 - H_ex
+answer = len(coding.encode(msg_ex, code_ex)) / n_ex - H_ex
 exact_ex = sum(qx * len(w) for qx, w in zip(q_ex, code_ex, strict=True)) - H_ex
+se_ex = math.sqrt(sum(qx * (len(w) - exact_ex - H_ex) ** 2 for qx, w in zip(q_ex, code_ex, strict=True)) / n_ex)
 kl_ex = float(cv.kl_discrete(list(q_ex), list(p_ex), base=2))
-print(f"measured excess {answer:.3f} bits (exact {exact_ex:.4f}); theorem range [{kl_ex:.4f}, {kl_ex + 1:.4f})")
-assert kl_ex <= exact_ex < kl_ex + 1 and abs(answer - exact_ex) < 0.012  # 4 standard errors
+print(f"measured excess {fmt(answer, 3)} bits (exact {fmt(exact_ex)}, standard error {fmt(se_ex)}); "
+      f"theorem range [{fmt(kl_ex)}, {fmt(kl_ex + 1)})")
+assert kl_ex <= exact_ex < kl_ex + 1 and abs(answer - exact_ex) < 4 * se_ex
 cv.exercises.check_ch01_extra_bits(answer)
 
 # %% [markdown]
@@ -533,20 +576,21 @@ cv.exercises.check_ch01_extra_bits(answer)
 answer = None  # your answer here
 cv.exercises.check_ch01_forward_fit_std(answer)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** Forward KL matches moments. With $\mathbb E[x^2] = \sigma^2 + \mu^2$ for each
 # component, $m = \sum_k w_k\mu_k = 1.8$ and
 # $s^2 = \sum_k w_k(\sigma_k^2 + \mu_k^2) - m^2 = 7.375 - 3.24 = 4.135$, so $s \approx 2.03$ — wider
-# than either component, because the spread between the modes counts. The numerical fit agrees:
+# than either component, because the spread between the modes counts. (The reverse fit would sit
+# on one component instead: $s \approx 1.08$ on the heavier one.) The numerical fit agrees:
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 w, mu, sd = exercises.CH01_MIX_WEIGHTS, exercises.CH01_MIX_MEANS, exercises.CH01_MIX_STDS
 m_moment = sum(wk * mk for wk, mk in zip(w, mu, strict=True))
 answer = math.sqrt(sum(wk * (sk**2 + mk**2) for wk, mk, sk in zip(w, mu, sd, strict=True)) - m_moment**2)
 mixture = D.MixtureSameFamily(D.Categorical(torch.tensor(w, dtype=f64)),
                               D.Normal(torch.tensor(mu, dtype=f64), torch.tensor(sd, dtype=f64)))
 m_fit, s_fit = cv.fit_gaussian_1d(mixture.log_prob, "forward")
-print(f"moments: m = {m_moment:.4f}, s = {answer:.4f};  fit: m = {m_fit:.4f}, s = {s_fit:.4f}")
+print(f"moments: m = {fmt(m_moment)}, s = {fmt(answer)};  fit: m = {fmt(m_fit)}, s = {fmt(s_fit)}")
 assert abs(s_fit - answer) < 1e-2
 cv.exercises.check_ch01_forward_fit_std(answer)
 

@@ -34,6 +34,7 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 import course_vae as cv
+from course_vae.notebook import format_stable as fmt  # prints a number the same on every CPU
 from course_vae.plots import plot_kl_terms_curves
 from course_vae.widgets import ClosedFormExplorer
 
@@ -51,7 +52,8 @@ device = cv.setup_notebook(seed=0)
 # and the prior is $p(z) = \mathcal N(0, I)$. The ELBO is
 # $\mathbb E_{q}[\log p(x\mid z)] - \mathrm{KL}(q(z\mid x)\,\|\,p(z))$; the loss we minimise
 # is its negative, so the KL enters the **loss with a plus sign**.
-#
+
+# %% [markdown]
 # Both distributions factorise over the $d$ coordinates, and the KL of a product of
 # independent factors is the sum of the factors' KLs: the log of a product is the sum of the
 # logs, $\log\frac{q_1(z_1)q_2(z_2)}{p_1(z_1)p_2(z_2)} = \log\frac{q_1(z_1)}{p_1(z_1)} + \log\frac{q_2(z_2)}{p_2(z_2)}$,
@@ -75,7 +77,8 @@ device = cv.setup_notebook(seed=0)
 # Writing $z = \mu + (z - \mu)$ and using $\mathbb E_q[z-\mu] = 0$,
 #
 # $$\mathbb E_q[z^2] = \mu^2 + 2\mu\,\mathbb E_q[z-\mu] + \mathbb E_q[(z-\mu)^2] = \mu^2 + \sigma^2.$$
-#
+
+# %% [markdown]
 # **First expectation (minus the entropy of $q$).**
 #
 # $$\mathbb E_q[\log q(z)] = -\tfrac12\log(2\pi\sigma^2) - \frac{\sigma^2}{2\sigma^2} = -\tfrac12\log(2\pi\sigma^2) - \tfrac12 = -H(q), \qquad H(q) = \tfrac12\log(2\pi e\,\sigma^2).$$
@@ -103,11 +106,11 @@ for name, samples, exact in [
     ("E[z^2] = mu^2 + sigma^2", z**2, mu0**2 + sigma0**2),
 ]:
     est, se = samples.mean().item(), samples.std().item() / math.sqrt(len(samples))
-    print(f"{name:26s} sampled {est:.4f} +- {se:.4f}   exact {exact:.4f}")
+    print(f"{name:26s} sampled {fmt(est)} +- {fmt(se)}   exact {fmt(exact)}")
     assert abs(est - exact) < 4 * se
 entropy_formula = 0.5 * math.log(2 * math.pi * math.e * sigma0**2)
 entropy_torch = Normal(torch.tensor(mu0), torch.tensor(sigma0)).entropy().item()
-print(f"H(q): formula {entropy_formula:.4f}, torch {entropy_torch:.4f}")
+print(f"H(q): formula {fmt(entropy_formula)}, torch {fmt(entropy_torch, spread=1e-6)}")  # torch: float32
 assert abs(entropy_formula - entropy_torch) < 1e-5
 
 # %% [markdown]
@@ -136,7 +139,7 @@ mc, se = cv.kl_monte_carlo(q, p, n_samples=20_000, seed=0)
 print(" row   closed form   Monte Carlo    SE      |diff|/SE")
 for i in range(len(closed)):
     ratio = abs(closed[i] - mc[i]) / se[i]
-    print(f"{i:4d}   {closed[i]:10.4f}   {mc[i]:10.4f}   {se[i]:.4f}   {ratio:6.2f}")
+    print(f"{i:4d}   {fmt(closed[i]):>10}   {fmt(mc[i]):>10}   {fmt(se[i])}   {fmt(ratio, 2):>6}")
 assert ((closed - mc).abs() < 4 * se).all()
 
 # %% [markdown]
@@ -155,7 +158,7 @@ theirs = kl_divergence(
     Independent(Normal(torch.zeros_like(mu_b), torch.ones_like(mu_b)), 1),
 )
 rel = ((ours - theirs).abs() / theirs.abs()).max().item()
-print(f"batch mean KL: ours {ours.mean():.4f}, torch {theirs.mean():.4f} nats; max relative difference < 1e-6: {rel < 1e-6}")
+print(f"batch mean KL: ours {fmt(ours.mean())}, torch {fmt(theirs.mean())} nats; max relative difference < 1e-6: {rel < 1e-6}")
 assert rel < 1e-6
 
 # %% [markdown]
@@ -174,19 +177,12 @@ cv.show_source(cv.kl.kl_normal_std)
 # dimension — one whose posterior equals the prior — sits exactly at $l \approx 0$, where the
 # value is tiny ($\approx l^2/2$).
 #
-# Computed literally, `exp(l) - 1 - l` subtracts numbers close to 1 and loses all its
-# significant digits (*catastrophic cancellation*): in float32, `exp(l)` carries about 7
-# significant digits, so for $|l| \lesssim 10^{-3}$ almost nothing of $l^2/2$ survives, and the
-# rounding error can even make the result **negative** — a negative KL, which is impossible.
-# `torch.expm1(l)` $= e^l - 1$ computed accurately removes the first cancellation; the second
-# one ($- l$) is handled by the Taylor series $f(l) = l^2/2! + l^3/3! + \dots$ for $|l| \le 1/8$.
-# Beyond that, the package splits $l = s + r$ with $s$ clamped to $[-1/8, 1/8]$ and uses
-# $e^l - 1 - l = f(s) + (e^s\,\mathrm{expm1}(r) - r)$, one expression for every element with no
-# branch (`_expm1_minus_x_value`, shown below; its derivative $e^l - 1$ is supplied to autograd
-# directly, which keeps the training step cheap). The cell compares the three on float32 inputs with a float64 reference.
-
-# %%
-cv.show_source(cv.kl._expm1_minus_x_value)
+# Computed literally, `exp(l) - 1 - l` subtracts numbers close to 1 and loses its significant
+# digits (*catastrophic cancellation*): in float32, `exp(l)` carries about 7 significant
+# digits, so for $|l| \lesssim 10^{-3}$ almost nothing of $l^2/2$ survives, and rounding can even
+# make the result **negative** — an impossible negative KL. The cell compares the literal
+# form, a half-fix with `expm1`, and the package on float32 inputs, against a float64
+# reference. (How the package does it is the optional aside below.)
 
 # %%
 l32 = torch.linspace(-1e-3, 1e-3, 20_001, dtype=torch.float32)
@@ -201,25 +197,41 @@ worst, n_negative = {}, {}
 for name, value in candidates.items():
     worst[name] = ((value.double() - reference).abs() / reference)[nonzero].max().item()
     n_negative[name] = int((value < 0).sum())
-    # The size of the worst error is a property of float rounding (it differs between CPU
-    # kernels: for the first row we measured 5.7e10 with AVX-512 and 3.8e6 with the generic
-    # kernels, and the count of negative values 1955 vs 1956), so the table prints which side
-    # of a bound each is on, and the asserts check that.
+    # the size of the worst error and the count of negative values depend on the CPU's
+    # float32 exp kernel: print which side of a bound each is on (the asserts check it)
     verdict = "above 10% (no reliable digit)" if worst[name] > 0.1 else "below 1e-5"
     print(f"{name:20s} worst relative error {verdict:30s} negative values: {'some' if n_negative[name] else 'none'}")
 assert n_negative["exp(l) - 1 - l"] > 0  # the naive form produces "negative KL"
 assert worst["exp(l) - 1 - l"] > 1.0 and worst["expm1(l) - l"] > 0.1
 assert worst["kl_normal_std (x2)"] < 1e-5 and n_negative["kl_normal_std (x2)"] == 0
 
+# %% [markdown] tags=["aside"]
+# **Aside (optional): how `kl_normal_std` computes $e^l - 1 - l$.** Implementation notes, to
+# skip on a first read. `torch.expm1(l)` $= e^l - 1$ computed
+# accurately removes the first cancellation. The second one ($- l$) is handled by the Taylor
+# series $f(l) = l^2/2! + l^3/3! + \dots$ for $|l| \le 1/8$. Beyond that, the package splits
+# $l = s + r$ with $s$ clamped to $[-1/8, 1/8]$ and uses
+# $e^l - 1 - l = f(s) + (e^s\,\mathrm{expm1}(r) - r)$: one expression for every element, with
+# no branch (`_expm1_minus_x_value`, below). Its derivative $e^l - 1$ is given to autograd
+# directly, which keeps the training step cheap. How large the literal form's error gets
+# depends on the CPU's float32 `exp`: for the worst point of the grid we measured a relative
+# error of $5.7\times10^{10}$ with AVX-512 kernels and $3.8\times10^{6}$ with the generic ones,
+# and about 2,000 of the 20,001 values negative (between 1,955 and 2,069 on the CPUs we tried).
+
+# %% tags=["aside"]
+cv.show_source(cv.kl._expm1_minus_x_value)
+
 # %% [markdown]
 # **The form you will meet in code.** Most VAE implementations write the KL as
 # `-0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp(), dim=-1)` — the same closed form with the
-# signs moved inside. In float32 near $l = 0$ it is the naive form above, so its *relative* error
-# is large; its *absolute* error, though, is one or two roundings of numbers near 1: about
-# $6\times10^{-8}$ nats at most on this grid (measured below). So a "negative KL" of that size
-# (the naive form above produced such values) is rounding, not a bug in the formula; it matters only where tiny
-# per-dimension KLs are compared or logged (a collapsed dimension, chapter 04), which is why the
-# package uses `expm1` and a series. A KL of even $10^{-3}$ nats is unaffected.
+# signs moved inside. In float32 near $l = 0$ it is the literal form above, so its *relative*
+# error is large; its *absolute* error, though, is one or two roundings of numbers near 1:
+# about $6\times10^{-8}$ nats at most on this grid. It too gives negative values there — on an
+# Intel Xeon 24 of the 20,001 with AVX-512 kernels, 23 with the generic ones, the most negative
+# $-2^{-25} \approx -3.0\times10^{-8}$ nats (measured below). So a "negative KL" of that size is
+# rounding, not a bug in the formula; it matters only where tiny per-dimension KLs are compared
+# or logged (a collapsed dimension, chapter 04), which is why the package uses `expm1` and a
+# series. A KL of even $10^{-3}$ nats is unaffected.
 
 # %%
 def kl_code_form(mu, logvar):
@@ -229,11 +241,15 @@ def kl_code_form(mu, logvar):
 
 code_form = kl_code_form(torch.zeros(len(l32), 1), l32[:, None])
 abs_error = (code_form.double() - 0.5 * reference).abs().max().item()
+negative = code_form[code_form < 0]
 print(f"code form on the float32 grid |l| <= 1e-3: max absolute error below 1e-7 nats: {abs_error < 1e-7}")
+print(f"  negative values: {'some' if len(negative) else 'none'} (a few dozen of {len(l32):,}), "
+      f"all between -1e-7 and 0 nats: {bool((negative > -1e-7).all())}")
 agree = (kl_code_form(mu_b, logvar_b) - cv.kl_normal_std(mu_b, logvar_b)).abs().max().item()
 print(f"code form = kl_normal_std on the float64 batch of Section 3 (max difference < 1e-9): {agree < 1e-9}")
 # measured 5.94e-08 nats with both the AVX-512 and the generic CPU kernels
 assert 1e-8 < abs_error < 1e-7 and agree < 1e-9
+assert 0 < len(negative) < 100 and float(negative.min()) > -1e-7
 
 # %% [markdown]
 # ## 5. The four terms
@@ -248,7 +264,8 @@ assert 1e-8 < abs_error < 1e-7 and agree < 1e-9
 #   than the prior — but on its own it is **negative**, a *bonus*, for $\sigma > 1$ (the green line
 #   of the right panel below 0);
 # - $-\tfrac12$ is a constant that makes the minimum exactly 0.
-#
+
+# %% [markdown]
 # Neither $\sigma$-term is two-sided alone: only their sum $\tfrac12(\sigma^2 - \log\sigma^2 - 1)$ is
 # $\ge 0$ and grows in both directions (the black curve of the right panel). In the left panel
 # $\sigma = 1$, the $\sigma$-terms cancel and the total *is* $\tfrac12\mu^2$ (wide curve under the dashed total).
@@ -269,7 +286,7 @@ sigma_grid = torch.arange(5, 301, dtype=torch.float64) / 100  # 0.05, 0.06, ...,
 M, S = torch.meshgrid(mu_grid, sigma_grid, indexing="ij")
 kl_grid = cv.kl_normal_std(M[..., None], 2 * torch.log(S)[..., None])
 i, j = divmod(int(kl_grid.argmin()), kl_grid.shape[1])
-print(f"grid minimum at mu = {mu_grid[i]:.4f}, sigma = {sigma_grid[j]:.4f}, KL = {kl_grid[i, j]:.4f}")
+print(f"grid minimum at mu = {fmt(mu_grid[i])}, sigma = {fmt(sigma_grid[j])}, KL = {fmt(kl_grid[i, j])}")
 assert abs(mu_grid[i]) < 1e-9 and abs(sigma_grid[j] - 1) < 1e-9 and kl_grid[i, j].abs() < 1e-12
 assert (kl_grid >= 0).all()
 
@@ -282,14 +299,15 @@ assert (kl_grid >= 0).all()
 # forbid it: as $\sigma \to 0$,
 # the term $-\tfrac12\log\sigma^2 = -\log\sigma$ grows without bound, so
 # $\mathrm{KL} \approx -\log\sigma - \tfrac12$ (per dimension, at $\mu = 0$) tends to infinity —
-# slowly (logarithmically), but every factor of 10 in precision costs another
-# $\log 10 \approx 2.30$ nats.
+# slowly (logarithmically), but every factor of 10 in $\sigma$ costs another
+# $\log 10 \approx 2.30$ nats. (In the precision $1/\sigma^2$, a factor of 10 costs half that,
+# $\tfrac12\log 10 \approx 1.15$ nats.)
 
 # %%
 sigmas = [1.0, 1e-1, 1e-2, 1e-4, 1e-8, 1e-16]
 kl_sigma = [cv.kl_normal_std([0.0], [2 * math.log(s)]).item() for s in sigmas]
 for s, k in zip(sigmas, kl_sigma, strict=True):
-    print(f"sigma = {s:7.0e}   KL = {k:8.4f} nats   -log(sigma) - 1/2 = {-math.log(s) - 0.5:8.4f}")
+    print(f"sigma = {s:7.0e}   KL = {fmt(k):>8} nats   -log(sigma) - 1/2 = {fmt(-math.log(s) - 0.5):>8}")
 assert all(b > a for a, b in zip(kl_sigma, kl_sigma[1:], strict=False))  # strictly increasing
 for s, k in zip(sigmas[3:], kl_sigma[3:], strict=True):  # sigma^2/2 is negligible here
     assert abs(k - (-math.log(s) - 0.5)) < 1e-6
@@ -308,8 +326,8 @@ assert abs((kl_sigma[4] - kl_sigma[3]) - 4 * math.log(10)) < 1e-6  # 4 more deca
 # %%
 max_gain = 64 * math.log(2)
 cost_two_dims = 2 * kl_sigma[sigmas.index(1e-4)]
-print(f"largest possible reconstruction gain per 8x8 binary image: {max_gain:.1f} nats")
-print(f"KL cost of two dimensions at sigma = 1e-4:                {cost_two_dims:.1f} nats")
+print(f"largest possible reconstruction gain per 8x8 binary image: {fmt(max_gain, 1)} nats")
+print(f"KL cost of two dimensions at sigma = 1e-4:                {fmt(cost_two_dims, 1)} nats")
 assert cost_two_dims < max_gain and math.isfinite(kl_sigma[-1])
 
 # %% [markdown]
@@ -321,7 +339,8 @@ assert cost_two_dims < max_gain and math.isfinite(kl_sigma[-1])
 # $\sigma^2 = e^{\mathrm{logvar}} > 0$ for every value, so the optimiser works on an
 # **unconstrained** parameter; outputting $\sigma$ directly would need a constraint
 # (softplus, clipping) and a $\sigma \le 0$ would make $\log\sigma^2$ undefined.
-#
+
+# %% [markdown]
 # **Range.** The KL needs $\log\sigma^2$ itself. Going through $\sigma$ — compute
 # $\sigma = e^{\mathrm{logvar}/2}$, square it, take its log — throws away the very number we
 # needed whenever $\sigma^2$ is not representable. In float32, $e^{-200} \approx 10^{-87}$
@@ -350,6 +369,8 @@ for value in [-200.0, -30.0, 0.5, 30.0, 100.0]:
         (grad,) = torch.autograd.grad(kl, lv)
         out += [kl.item(), grad.item()]
     rows[value] = out
+    # 4 significant digits of float32 values: each printed value lies at least 1e-5
+    # (relative) from a rounding boundary, far beyond float32's ~1e-7 between CPU kernels
     print(f"{value:9.1f} | {out[0]:10.4g} {out[1]:10.4g} | {out[2]:12.4g} {out[3]:12.4g}")
 
 naive_kl, naive_grad, good_kl, good_grad = rows[-200.0]
@@ -437,19 +458,19 @@ print(f"with diagonal covariances it equals kl_normal (max difference < 1e-9): {
 assert rel_full < 1e-9 and diag_case < 1e-9
 
 # %% [markdown]
-# KL is not a distance: swapping the arguments changes the value. For $q = \mathcal N(1, 0.5^2)$
+# KL is not a distance: swapping the arguments changes the value. For $q = \mathcal N(1, 0.4^2)$
 # and $p = \mathcal N(0, 1)$, $\mathrm{KL}(q\|p)$ only asks how unlikely $q$'s narrow bump is
 # under the wide $p$, while $\mathrm{KL}(p\|q)$ pays for all of $p$'s mass that falls where the
 # narrow $q$ is tiny — which is much more.
 
 # %%
-m_a, lv_a = [1.0], [2 * math.log(0.5)]
+m_a, lv_a = [1.0], [2 * math.log(0.4)]
 m_b, lv_b = [0.0], [0.0]
 kl_qp = cv.kl_normal(m_a, lv_a, m_b, lv_b).item()
 kl_pq = cv.kl_normal(m_b, lv_b, m_a, lv_a).item()
-print(f"KL(q || p) = {kl_qp:.4f} nats,  KL(p || q) = {kl_pq:.4f} nats")
-assert abs(kl_qp - 0.5 * (1 + 0.25 - math.log(0.25) - 1)) < 1e-12
-assert abs(kl_pq - 0.5 * (1 / 0.25 + 1 / 0.25 - math.log(4) - 1)) < 1e-12
+print(f"KL(q || p) = {fmt(kl_qp)} nats,  KL(p || q) = {fmt(kl_pq)} nats")
+assert abs(kl_qp - 0.5 * (1 + 0.16 - math.log(0.16) - 1)) < 1e-12
+assert abs(kl_pq - 0.5 * (1 / 0.16 + 1 / 0.16 - math.log(1 / 0.16) - 1)) < 1e-12
 assert kl_pq - kl_qp > 1.0
 
 # %% [markdown]
@@ -465,10 +486,15 @@ assert kl_pq - kl_qp > 1.0
 # - find, for $\mu = 2$, the $\sigma$ with the smallest KL; then do the same for $\mu = 0$ and compare.
 
 # %%
-ClosedFormExplorer(n_dims=3, mu=[0.0, 1.0, -2.0], sigma=[1.0, 0.5, 1.5])
+ClosedFormExplorer(n_dims=3, mu=[0.0, 1.0, -2.0], sigma=[1.0, 0.4, 1.5])
 
 # %% [markdown]
 # ## 10. Exercises
+#
+# Each checker answers **correct**, **close** (with what to refine) or **not right** (naming
+# the common slip your answer matches, if it matches one). A wrong try gets a nudge; the next
+# one gets the method. Each solution sits collapsed under its exercise: expand it after you
+# have tried.
 #
 # ### Exercise 1 — a KL by hand
 #
@@ -480,11 +506,11 @@ ClosedFormExplorer(n_dims=3, mu=[0.0, 1.0, -2.0], sigma=[1.0, 0.5, 1.5])
 answer = None  # your answer here
 cv.exercises.check_ch02_kl_by_hand(answer)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** $\tfrac12\big[(1 + 0.25 - \log 0.25 - 1) + (0.25 + 2.25 - \log 2.25 - 1)\big] \approx \tfrac12(1.636 + 0.689) \approx 1.163$
 # nats; the package gives the same number with $\log\sigma^2 = 2\log\sigma$:
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = cv.kl_normal_std([1.0, -0.5], [2 * math.log(0.5), 2 * math.log(1.5)]).item()
 cv.exercises.check_ch02_kl_by_hand(answer)
 
@@ -500,23 +526,23 @@ cv.exercises.check_ch02_kl_by_hand(answer)
 #     return torch.mean(-recon_log_lik + kl)
 # ```
 #
-# Training with it, the encoder's $\mu$ drift away from 0 and the KL printed in the logs
-# is negative. Find what is wrong (there is more than one thing), write `fixed_loss` with the
-# same arguments that returns the course's loss ($-\overline{\text{recon}} + \overline{\mathrm{KL}}$, both
-# averaged over the batch, the KL summed over latent dimensions), and pass **the function** to
-# the checker; it runs your function on test batches and names any bug that remains.
+# Training with it, the KL printed in the logs is negative. Find what is wrong — there is more
+# than one thing — and write `fixed_loss`, with the same arguments, that returns the course's
+# VAE loss (Section 1 says how each term is reduced). Pass **the function** to the checker: it
+# runs your function on test batches, names a bug that remains if it recognises one, and
+# gives a hint.
 
 # %%
 fixed_loss = None  # your function here
 cv.exercises.check_ch02_find_the_bug(fixed_loss)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** Two bugs. The sign: $0.5\sum(1 + l - \mu^2 - e^l) = -\mathrm{KL}$, so this loss *subtracts*
 # the KL and minimising it pushes the KL up. And the mean over `dim=1`: the KL of a product is
 # the **sum** over dimensions; the mean divides it by the latent dimension and silently weakens
 # it against the pixel-summed reconstruction.
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 def fixed_loss(recon_log_lik, mu, logvar):
     kl = -0.5 * torch.sum(1 + logvar - mu**2 - torch.exp(logvar), dim=1)
     return torch.mean(-recon_log_lik + kl)
@@ -537,17 +563,17 @@ cv.exercises.check_ch02_find_the_bug(fixed_loss)
 answer = None  # your answer here
 cv.exercises.check_ch02_sigma_with_reconstruction(answer)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** $\frac{d}{d\sigma}$: $c\sigma + \sigma - 1/\sigma = 0$, so $\sigma^2 = 1/(1 + c)$ and $\sigma = 1/2$;
 # $\mu$ does not enter. The KL charges $\tfrac12(\tfrac14 + \log 4 - 1) \approx 0.32$ nats for that
 # $\sigma$: a price, paid because the reconstruction gains more. A grid search agrees:
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 sigma_grid_ex = torch.arange(1, 301, dtype=torch.float64) / 100
 total_ex = 1.5 * sigma_grid_ex**2 + 0.5 * (sigma_grid_ex**2 - torch.log(sigma_grid_ex**2) - 1)
 answer = sigma_grid_ex[total_ex.argmin()].item()
 kl_price = cv.kl_normal_std([0.0], [2 * math.log(answer)]).item()
-print(f"grid minimum at sigma = {answer:.2f}; the KL there: {kl_price:.4f} nats")
+print(f"grid minimum at sigma = {fmt(answer, 2)}; the KL there: {fmt(kl_price)} nats")
 assert abs(answer - 0.5) < 1e-9
 cv.exercises.check_ch02_sigma_with_reconstruction(answer)
 

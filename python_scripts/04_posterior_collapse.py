@@ -708,14 +708,14 @@ CollapseExplorer(runs, baseline=TEXT_BASELINE, image_shape=data.image_shape)
 answer = None  # your answer here
 cv.exercises.check_ch04_free_bits(answer)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** Column means $(0.22, 0.29, 0.10)$; floored: $0.25 + 0.29 + 0.25 = 0.79$ nats.
 # Flooring each example first would give $\tfrac14(1.10 + 0.95 + 1.00 + 0.85) = 0.975$: larger,
 # because a per-example floor lifts every small entry, even in a dimension the batch as a whole
 # uses. With the package: posteriors with $\sigma = 1$ and $\mu_{n,d} = \sqrt{2\,\mathrm{KL}_{n,d}}$
 # have exactly these KLs, and `FreeBits.group_kl` gives the batch means before the floor.
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 kl_table = torch.tensor(cv.exercises.CH04_FREE_BITS_KL, dtype=torch.float64)
 mu_fb = torch.sqrt(2 * kl_table)
 free_bits = cv.schedules.FreeBits(cv.exercises.CH04_FREE_BITS_FLOOR)
@@ -729,17 +729,18 @@ cv.exercises.check_ch04_free_bits(answer)
 # ### Exercise 2 — a cyclical schedule
 #
 # Training runs for 1000 steps with $M = 4$ cycles and $R = 0.5$. What is $\beta$ at step 340,
-# to 2 decimals?
+# to 2 decimals? Steps are counted from 0, as in `cv.schedules.CyclicalAnnealing` (Fu et al.'s
+# formula counts them from 1).
 
 # %%
 answer = None  # your answer here
 cv.exercises.check_ch04_cyclical_beta(answer)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** The period is $1000/4 = 250$ steps; step 340 is $340 - 250 = 90$ steps into
 # the second cycle, $\tau = 90/250 = 0.36$, and $\beta = \min(1, \tau/R) = 0.72$.
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 c = cv.exercises.CH04_CYCLICAL
 answer = cv.schedules.CyclicalAnnealing(c["total_steps"], c["n_cycles"], c["ratio"])(c["step"])
 cv.exercises.check_ch04_cyclical_beta(answer)
@@ -764,12 +765,12 @@ cv.exercises.check_ch04_cyclical_beta(answer)
 answer = None  # your answer here
 cv.exercises.check_ch04_active_units(answer)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** The variances of the columns, dividing by $N$ and (for comparison) by $N - 1$:
 # $z_3$ is below the threshold by the first and above it by the second, and $z_4$'s standard
 # deviation (0.07) is above 0.01 while its variance (0.005) is not.
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 mu_ex = torch.tensor(cv.exercises.CH04_ACTIVE_MU, dtype=torch.float64)
 print("Var_n mu_d (divide by N):    ", [f"{v:.5f}" for v in cv.diagnostics.posterior_mean_variance(mu_ex).tolist()])
 print("Var_n mu_d (divide by N - 1):", [f"{v:.5f}" for v in mu_ex.var(0, correction=1).tolist()])

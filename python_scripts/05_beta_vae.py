@@ -613,11 +613,11 @@ BetaTraversalExplorer({b: models[b, 0] for b in betas}, held_out, base_index=bas
 answer = None  # your answer here
 cv.exercises.check_ch05_indifferent_beta(answer)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** $3 + 8\beta = 20 + 3\beta$ gives $\beta = 17/5 = 3.4$: minus the slope of the
 # chord between the two points — the same slope as in Section 4.
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 (ra, da), (rb, db) = cv.exercises.CH05_POINT_A, cv.exercises.CH05_POINT_B
 answer = -(db - da) / (rb - ra)
 cv.exercises.check_ch05_indifferent_beta(answer)
@@ -633,13 +633,13 @@ cv.exercises.check_ch05_indifferent_beta(answer)
 answer = None  # your answer here
 cv.exercises.check_ch05_mig_duplicate(answer)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** For $x$ the two best dimensions tie, so its gap is 0; for $y$ one dimension
 # knows everything and the others nothing, so its gap is 1. MIG $= (0 + 1)/2 = 0.5$ — a
 # representation that contains the factors perfectly can still score only 0.5. Computed
 # with the package:
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 grid = cv.sprites.make_sprites(size=16, shapes=("square",), n_scales=1, n_orientations=1, n_x=8, n_y=8)
 gx, gy = grid.labels[:, 3].double(), grid.labels[:, 4].double()
 answer = cv.disentanglement.mig(torch.stack([gx, gy, gx], dim=1), grid.labels)
@@ -656,12 +656,12 @@ cv.exercises.check_ch05_mig_duplicate(answer)
 answer = None  # your answer here
 cv.exercises.check_ch05_capacity_loss(answer)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** $C(200) = 5 \cdot 200/800 = 1.25$, so the loss is
 # $30 + 30\,|2 - 1.25| = 52.5$. The package's `KLCapacity.capacity` gives $C(t)$:
 
-# %%
-cap = cv.schedules.KLCapacity(**cv.exercises.CH05_CAPACITY)
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+cap = cv.schedules.KLCapacity(**cv.exercises.EX05_CAPACITY)
 answer = 30.0 + cap.gamma * abs(2.0 - cap.capacity(200))
 cv.exercises.check_ch05_capacity_loss(answer)
 

@@ -9,7 +9,8 @@ Sphinx on it with the configuration in ``docs/conf.py``:
 
 * one page per chapter: a copy of its notebook in which each ipywidgets explorer's live
   view (which needs a kernel) is replaced by its stored picture, its control values and
-  readout, and a note on how to run it live;
+  readout, and a note on how to run it live; and in which the exercises' solutions (cells
+  tagged ``solution``) and optional asides (``aside``) sit behind a click-to-show toggle;
 * ``index.md``, the landing page: the README's introduction, one card per chapter (its
   title, its line from the README's chapter table, one of its stored figures) and how to
   run the course locally (the README's ``open-command`` and ``test-command``);
@@ -171,7 +172,8 @@ def _display(data: dict) -> dict:
 
 
 def staged_notebook(nb: dict) -> dict:
-    """A copy of ``nb`` whose widget views are replaced by :func:`snapshot_outputs`."""
+    """A copy of ``nb`` whose widget views are replaced by :func:`snapshot_outputs` and
+    whose solutions and asides are folded away (:func:`fold_tagged_cells`)."""
     nb = json.loads(json.dumps(nb))
     state = nb["metadata"].pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in nb["cells"]:
@@ -181,7 +183,40 @@ def staged_notebook(nb: dict) -> dict:
             outputs += snapshot_outputs(state, view["model_id"]) if view else [out]
         if cell["cell_type"] == "code":
             cell["outputs"] = outputs
+    nb["cells"] = fold_tagged_cells(nb["cells"])
     return nb
+
+
+# Cell tag -> the label of the click-to-show toggle that hides a run of such cells. In
+# JupyterLab the same cells are collapsed by their metadata (jupyter.source_hidden).
+FOLDED = {"solution": "Solution (click to show)", "aside": "Aside, optional (click to show)"}
+
+
+def fold_tagged_cells(cells: list[dict]) -> list[dict]:
+    """``cells`` with each run of cells tagged ``solution`` (or ``aside``) wrapped in an HTML
+    ``<details class="solution">`` element: closed, it shows only its summary line; a click
+    opens it. Plain HTML, so it needs no JavaScript and reads offline."""
+    out: list[dict] = []
+    open_tag = None
+    for cell in cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        tag = next((t for t in FOLDED if t in tags), None)
+        if tag != open_tag:
+            if open_tag is not None:
+                out.append(_html_cell("</details>", len(out)))
+            if tag is not None:
+                out.append(_html_cell(
+                    f'<details class="{tag}">\n<summary>{FOLDED[tag]}</summary>', len(out)
+                ))
+            open_tag = tag
+        out.append(cell)
+    if open_tag is not None:
+        out.append(_html_cell("</details>", len(out)))
+    return out
+
+
+def _html_cell(html_block: str, n: int) -> dict:
+    return {"cell_type": "markdown", "id": f"folded-{n}", "metadata": {}, "source": html_block}
 
 
 # ------------------------------------------------------------------------- the pages

@@ -9,7 +9,13 @@ import torch
 
 from course_vae import exercises as ex
 from course_vae.diagnostics import active_units
+from course_vae.exercises.verdict import reset_attempts
 from course_vae.schedules import CyclicalAnnealing, FreeBits
+
+
+@pytest.fixture(autouse=True)
+def _fresh_attempts():
+    reset_attempts()
 
 KL = torch.tensor(ex.CH04_FREE_BITS_KL, dtype=torch.float64)
 FLOOR = ex.CH04_FREE_BITS_FLOOR
@@ -59,6 +65,34 @@ def test_cyclical_mistakes_are_named():
         ex.check_ch04_cyclical_beta(0.34)
     with pytest.raises(AssertionError, match="divide by the ratio"):
         ex.check_ch04_cyclical_beta(0.36)
+    with pytest.raises(AssertionError, match="forgetting the cycles"):
+        ex.check_ch04_cyclical_beta(0.68)
+
+
+def test_cyclical_counting_steps_from_one_is_named():
+    """Issue 19: Fu et al.'s formula counts steps from 1: tau = ((t - 1) mod 250) / 250."""
+    c = ex.CH04_CYCLICAL
+    fu = min(1.0, ((c["step"] - 1) % 250) / 250 / c["ratio"])
+    assert fu == pytest.approx(0.712)
+    for answer in (fu, 0.71):
+        with pytest.raises(AssertionError, match="counting steps from 1"):
+            ex.check_ch04_cyclical_beta(answer)
+
+
+def test_cyclical_close_says_nothing_about_samples():
+    """Issue 19: the deterministic question was told to use 'more samples'."""
+    with pytest.raises(AssertionError, match="close") as err:
+        ex.check_ch04_cyclical_beta(0.72 + 0.01)
+    assert "sample" not in str(err.value)
+
+
+def test_active_units_shows_a_near_integer_with_its_digits():
+    """Issue 19: 1.9999999 was shown as '2 is not right'."""
+    with pytest.raises(AssertionError, match=r"1\.9999999 is not a whole number"):
+        ex.check_ch04_active_units(1.9999999)
+    ex.check_ch04_active_units(2.0)
+    ex.check_ch04_active_units(torch.tensor(2))
+    ex.check_ch04_active_units([2])
 
 
 def test_active_units_divisor_and_std_mistakes_are_named():

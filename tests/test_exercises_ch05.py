@@ -7,7 +7,13 @@ import torch
 
 from course_vae import exercises as ex
 from course_vae.disentanglement import mig
+from course_vae.exercises.verdict import reset_attempts
 from course_vae.schedules import KLCapacity
+
+
+@pytest.fixture(autouse=True)
+def _fresh_attempts():
+    reset_attempts()
 
 
 def _indifferent_beta() -> float:
@@ -16,8 +22,8 @@ def _indifferent_beta() -> float:
 
 
 def _capacity_loss() -> float:
-    c = ex.CH05_CAPACITY["c_max"] * ex.CH05_CAPACITY_STEP / ex.CH05_CAPACITY["n_steps"]
-    return -ex.CH05_CAPACITY_RECON + ex.CH05_CAPACITY["gamma"] * abs(ex.CH05_CAPACITY_KL - c)
+    c = ex.EX05_CAPACITY["c_max"] * ex.EX05_CAPACITY_STEP / ex.EX05_CAPACITY["n_steps"]
+    return -ex.EX05_CAPACITY_RECON + ex.EX05_CAPACITY["gamma"] * abs(ex.EX05_CAPACITY_KL - c)
 
 
 CASES = [
@@ -65,21 +71,38 @@ def test_duplicated_code_scores_half_and_exact_code_scores_one():
 
 
 def test_capacity_loss_matches_the_objective_and_common_mistakes_fail():
-    obj = KLCapacity(**ex.CH05_CAPACITY)
-    c = obj.capacity(ex.CH05_CAPACITY_STEP)
-    assert 0 < c < ex.CH05_CAPACITY["c_max"]
+    obj = KLCapacity(**ex.EX05_CAPACITY)
+    c = obj.capacity(ex.EX05_CAPACITY_STEP)
+    assert 0 < c < ex.EX05_CAPACITY["c_max"]
     # forgetting the ramp (C = c_max) or the sign of the reconstruction term is wrong
-    wrong_c = -ex.CH05_CAPACITY_RECON + ex.CH05_CAPACITY["gamma"] * abs(
-        ex.CH05_CAPACITY_KL - ex.CH05_CAPACITY["c_max"])
-    wrong_sign = ex.CH05_CAPACITY_RECON + ex.CH05_CAPACITY["gamma"] * abs(ex.CH05_CAPACITY_KL - c)
+    wrong_c = -ex.EX05_CAPACITY_RECON + ex.EX05_CAPACITY["gamma"] * abs(
+        ex.EX05_CAPACITY_KL - ex.EX05_CAPACITY["c_max"])
+    wrong_sign = ex.EX05_CAPACITY_RECON + ex.EX05_CAPACITY["gamma"] * abs(ex.EX05_CAPACITY_KL - c)
     for wrong in (wrong_c, wrong_sign):
         with pytest.raises(AssertionError):
             ex.check_ch05_capacity_loss(wrong)
-    terms = type("T", (), {"recon": torch.tensor([ex.CH05_CAPACITY_RECON]),
-                           "kl": torch.tensor([ex.CH05_CAPACITY_KL])})()
-    assert float(obj(terms, step=ex.CH05_CAPACITY_STEP)) == pytest.approx(_capacity_loss())
+    terms = type("T", (), {"recon": torch.tensor([ex.EX05_CAPACITY_RECON]),
+                           "kl": torch.tensor([ex.EX05_CAPACITY_KL])})()
+    assert float(obj(terms, step=ex.EX05_CAPACITY_STEP)) == pytest.approx(_capacity_loss())
 
 
-def test_non_number_is_a_type_error():
+def test_capacity_loss_absolute_value_and_squared_gap_are_named():
+    """Issue 19: dropping the absolute value (7.5) and squaring the gap (46.9)."""
+    c = ex.EX05_CAPACITY["c_max"] * ex.EX05_CAPACITY_STEP / ex.EX05_CAPACITY["n_steps"]
+    gamma, recon, kl = ex.EX05_CAPACITY["gamma"], ex.EX05_CAPACITY_RECON, ex.EX05_CAPACITY_KL
+    no_abs = -recon + gamma * (c - kl)
+    squared = -recon + gamma * (kl - c) ** 2
+    assert no_abs == pytest.approx(7.5) and squared == pytest.approx(46.875)
+    for answer, name in [(no_abs, "without the absolute value"), (7.5, "absolute value"),
+                         (squared, "squaring the gap"), (46.88, "squaring the gap")]:
+        with pytest.raises(AssertionError, match=name):
+            ex.check_ch05_capacity_loss(answer)
+
+
+def test_non_number_is_a_type_error_and_one_element_list_is_a_number():
+    """Issue 19: a one-element list was refused while a one-element tensor was accepted;
+    now both count as their one number (this test used to expect a TypeError for [52.5])."""
     with pytest.raises(TypeError, match="one number"):
-        ex.check_ch05_capacity_loss([52.5])
+        ex.check_ch05_capacity_loss([52.5, 1.0])
+    ex.check_ch05_capacity_loss([52.5])
+    ex.check_ch05_capacity_loss(torch.tensor([52.5]))

@@ -84,3 +84,34 @@ def test_notebooks_folder_holds_only_what_a_learner_opens():
     assert names == chapters | {"sanitize.cfg"}, sorted(names ^ (chapters | {"sanitize.cfg"}))
     config = (ROOT / "jupytext.toml").read_text(encoding="utf-8")
     assert "notebooks///ipynb" in config and "python_scripts///py:percent" in config
+
+
+def _solution_cells(nb) -> list:
+    """Each markdown cell opening with '**Solution.**' and the code cells after it (up to
+    the next markdown cell): the cells that give an exercise's answer away."""
+    out, inside = [], False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            inside = cell.source.lstrip().startswith("**Solution.**")
+        if inside:
+            out.append(cell)
+    return out
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_solutions_are_tagged_and_collapsed(source: Path):
+    """Issue 19: executed solutions sat, open, right under each exercise. Every solution cell
+    is tagged 'solution' (the website folds those behind a toggle) and collapsed in
+    JupyterLab (jupyter.source_hidden, and outputs_hidden for code), in the source and in
+    the executed notebook; nothing else is tagged 'solution'."""
+    for nb in (jupytext.read(source), jupytext.read(NOTEBOOKS / f"{source.stem}.ipynb")):
+        solutions = _solution_cells(nb)
+        assert len([c for c in solutions if c.cell_type == "markdown"]) >= 2
+        for cell in solutions:
+            meta = cell.metadata
+            assert "solution" in meta.get("tags", []), cell.source[:60]
+            assert meta.get("jupyter", {}).get("source_hidden") is True, cell.source[:60]
+            if cell.cell_type == "code":
+                assert meta["jupyter"].get("outputs_hidden") is True, cell.source[:60]
+        tagged = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+        assert len(tagged) == len(solutions)

@@ -38,6 +38,11 @@ CH04_ACTIVE_MU = (
 )
 
 
+# Exercise -> accepted distance from the right answer: half a unit of the second decimal
+# plus slack; a count must be exact.
+TOLERANCE = {"free_bits": 0.006, "cyclical_beta": 0.006, "active_units": 0.0}
+
+
 def check_ch04_free_bits(answer: Any) -> None:
     r"""The free-bits KL term \sum_d max(lambda, mean_n KL_{n,d}) of the batch
     CH04_FREE_BITS_KL with lambda = CH04_FREE_BITS_FLOOR, in nats to 2 decimals, computed
@@ -55,9 +60,14 @@ def check_ch04_free_bits(answer: Any) -> None:
         "ch04 free-bits penalty",
         answer,
         expected,
-        0.006,
-        "first average each column (dimension) over the batch, then raise each mean below "
-        "the floor to the floor, then sum over dimensions.",
+        TOLERANCE["free_bits"],
+        [
+            "the floor acts on the batch mean of each dimension: in which order do you "
+            "average, floor and sum?",
+            "first average each column (dimension) over the batch, then raise each mean below "
+            "the floor to the floor, then sum over dimensions.",
+        ],
+        refine="give the sum to two decimals.",
         mistakes=[
             (float(kl.clamp(min=floor).sum(1).mean()),
              "the floor applied to each example's KL before averaging; free bits as in the "
@@ -85,13 +95,21 @@ def check_ch04_cyclical_beta(answer: Any) -> None:
         "ch04 cyclical beta",
         answer,
         expected,
-        0.006,
-        "period = total_steps / n_cycles; tau = (step mod period) / period; "
-        "beta = min(1, tau / ratio).",
+        TOLERANCE["cyclical_beta"],
+        [
+            "in which cycle is the step, and how far into it?",
+            "period = total_steps / n_cycles; tau = (step mod period) / period; "
+            "beta = min(1, tau / ratio); steps count from 0.",
+        ],
+        refine="compute beta exactly and give it to two decimals.",
         mistakes=[
             (c["step"] / c["total_steps"], "one linear ramp over the whole run"),
             (tau, "tau itself: divide by the ratio R (the ramp takes R of each cycle)"),
             (min(1.0, c["step"] / c["total_steps"] / c["ratio"]), "forgetting the cycles"),
+            (min(1.0, ((c["step"] - 1) % period) / period / c["ratio"]),
+             "counting steps from 1, as Fu et al.'s formula does (tau = ((t - 1) mod "
+             "ceil(T/M)) / (T/M)); the course's CyclicalAnnealing counts them from 0, so "
+             "step 340 is t = 341 in the paper's formula"),
         ],
     )
 
@@ -109,9 +127,14 @@ def check_ch04_active_units(answer: Any) -> None:
         answer,
         expected,
         0.0,
-        "for each column d take the variance of mu_{n,d} over the rows, dividing by N "
-        "(the population variance), and count the columns above 0.01.",
+        [
+            "a unit is active when its posterior mean moves with the input: how much does "
+            "each column vary over the rows?",
+            "for each column d take the variance of mu_{n,d} over the rows, dividing by N "
+            "(the population variance), and count the columns above 0.01.",
+        ],
         close=0.0,
+        integer=True,
         mistakes=[
             (int((mu.var(0, correction=1) > 0.01).sum()),
              "dividing by N - 1: the diagnostic uses the population variance (divide by N)"),

@@ -9,10 +9,10 @@ from typing import Any
 from course_vae.exercises.verdict import verdict
 
 __all__ = [
-    "CH05_CAPACITY",
-    "CH05_CAPACITY_KL",
-    "CH05_CAPACITY_RECON",
-    "CH05_CAPACITY_STEP",
+    "EX05_CAPACITY",
+    "EX05_CAPACITY_KL",
+    "EX05_CAPACITY_RECON",
+    "EX05_CAPACITY_STEP",
     "CH05_POINT_A",
     "CH05_POINT_B",
     "check_ch05_capacity_loss",
@@ -22,10 +22,15 @@ __all__ = [
 
 CH05_POINT_A = (8.0, 3.0)  # (rate R, distortion D) in nats of a model trained with a small beta
 CH05_POINT_B = (3.0, 20.0)  # (rate R, distortion D) of a model trained with a large beta
-CH05_CAPACITY = {"c_max": 5.0, "n_steps": 800, "gamma": 30.0}
-CH05_CAPACITY_STEP = 200
-CH05_CAPACITY_KL = 2.0  # batch-mean KL (nats)
-CH05_CAPACITY_RECON = -30.0  # batch-mean log p(x|z) (nats)
+EX05_CAPACITY = {"c_max": 5.0, "n_steps": 800, "gamma": 30.0}
+EX05_CAPACITY_STEP = 200
+EX05_CAPACITY_KL = 2.0  # batch-mean KL (nats)
+EX05_CAPACITY_RECON = -30.0  # batch-mean log p(x|z) (nats)
+
+
+# Exercise -> accepted distance from the right answer: half a unit of the second decimal
+# plus slack.
+TOLERANCE = {"indifferent_beta": 0.006, "mig_duplicate": 0.006, "capacity_loss": 0.006}
 
 
 def check_ch05_indifferent_beta(answer: Any) -> None:
@@ -43,9 +48,13 @@ def check_ch05_indifferent_beta(answer: Any) -> None:
         "ch05 indifferent beta",
         answer,
         0.5 * (lo + hi),
-        0.006,
-        "set D_A + beta R_A = D_B + beta R_B and solve for beta: minus the slope of the "
-        "straight line through the two points of the rate-distortion plane.",
+        TOLERANCE["indifferent_beta"],
+        [
+            "write the loss D + beta R of each model; where are the two equal?",
+            "set D_A + beta R_A = D_B + beta R_B and solve for beta: minus the slope of the "
+            "straight line through the two points of the rate-distortion plane.",
+        ],
+        refine="solve the equation exactly and give beta to two decimals.",
         mistakes=[
             (-0.5 * (lo + hi), "the slope itself; beta is minus the slope (it is > 0)"),
             (1 / (0.5 * (lo + hi)), "rate over distortion: the inverse of beta"),
@@ -72,10 +81,15 @@ def check_ch05_mig_duplicate(answer: Any) -> None:
         "ch05 MIG of a duplicated code",
         answer,
         mig(codes, factors),
-        0.006,
-        "for x the two best dimensions carry the same information (gap 0); for y the best "
-        "carries all of H(y) and the runner-up nothing (gap 1); MIG averages the factors "
-        "that vary.",
+        TOLERANCE["mig_duplicate"],
+        [
+            "MIG scores, per factor, the gap between the best and the second-best latent "
+            "dimension: what is that gap for x, and for y?",
+            "for x the two best dimensions carry the same information (gap 0); for y the best "
+            "carries all of H(y) and the runner-up nothing (gap 1); MIG averages the factors "
+            "that vary.",
+        ],
+        refine="give MIG to two decimals.",
         mistakes=[
             (1.0, "'both factors are stored exactly': MIG scores the gap to the runner-up, "
                   "and x's copy is a runner-up as good as the best"),
@@ -85,33 +99,43 @@ def check_ch05_mig_duplicate(answer: Any) -> None:
 
 
 def check_ch05_capacity_loss(answer: Any) -> None:
-    r"""KLCapacity loss -mean(recon) + gamma |mean(KL) - C(t)| for the CH05_CAPACITY_* numbers."""
+    r"""KLCapacity loss -mean(recon) + gamma |mean(KL) - C(t)| for the EX05_CAPACITY_* numbers."""
     from types import SimpleNamespace
 
     import torch
 
     from course_vae.schedules import KLCapacity
 
-    objective = KLCapacity(**CH05_CAPACITY)
+    objective = KLCapacity(**EX05_CAPACITY)
     terms = SimpleNamespace(
-        recon=torch.tensor([CH05_CAPACITY_RECON], dtype=torch.float64),
-        kl=torch.tensor([CH05_CAPACITY_KL], dtype=torch.float64),
+        recon=torch.tensor([EX05_CAPACITY_RECON], dtype=torch.float64),
+        kl=torch.tensor([EX05_CAPACITY_KL], dtype=torch.float64),
     )
-    c = CH05_CAPACITY
-    gap = abs(CH05_CAPACITY_KL - objective.capacity(CH05_CAPACITY_STEP))
+    c = EX05_CAPACITY
+    gap = abs(EX05_CAPACITY_KL - objective.capacity(EX05_CAPACITY_STEP))
     verdict(
         "ch05 capacity loss",
         answer,
-        float(objective(terms, step=CH05_CAPACITY_STEP)),
-        0.006,
-        "first C(t) = c_max * t / n_steps, then -recon + gamma * |KL - C(t)|; the loss "
-        "punishes a KL below the target as much as one above it.",
+        float(objective(terms, step=EX05_CAPACITY_STEP)),
+        TOLERANCE["capacity_loss"],
+        [
+            "what is the capacity target C at this step, and how does the loss penalise the "
+            "KL's distance from it?",
+            "first C(t) = c_max * t / n_steps, then -recon + gamma * |KL - C(t)|; the loss "
+            "punishes a KL below the target as much as one above it.",
+        ],
+        refine="give the loss to two decimals.",
         mistakes=[
-            (-CH05_CAPACITY_RECON + c["gamma"] * abs(CH05_CAPACITY_KL - c["c_max"]),
+            (-EX05_CAPACITY_RECON + c["gamma"] * abs(EX05_CAPACITY_KL - c["c_max"]),
              "C = c_max from the start; C(t) ramps up over n_steps"),
-            (CH05_CAPACITY_RECON + c["gamma"] * gap,
+            (EX05_CAPACITY_RECON + c["gamma"] * gap,
              "the sign of the reconstruction term: the loss has MINUS log p(x|z)"),
-            (-CH05_CAPACITY_RECON + gap, "forgetting gamma"),
-            (-CH05_CAPACITY_RECON + c["gamma"] * CH05_CAPACITY_KL, "forgetting C(t)"),
+            (-EX05_CAPACITY_RECON + gap, "forgetting gamma"),
+            (-EX05_CAPACITY_RECON + c["gamma"] * EX05_CAPACITY_KL, "forgetting C(t)"),
+            (-EX05_CAPACITY_RECON - c["gamma"] * gap,
+             "C(t) - KL without the absolute value: the penalty is gamma |KL - C(t)|, the "
+             "distance from the target whichever side the KL is on"),
+            (-EX05_CAPACITY_RECON + c["gamma"] * gap**2,
+             "squaring the gap; the penalty is gamma times its absolute value"),
         ],
     )

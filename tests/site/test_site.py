@@ -242,6 +242,57 @@ def test_a_chapter_page_has_its_prose_maths_code_outputs_and_figures(reader, ste
     assert note.count() >= 1 and "jupyter lab" in note.first.inner_text()
 
 
+def _build_site_module():
+    spec = importlib.util.spec_from_file_location("build_site", ROOT / "scripts" / "build_site.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_solutions_and_asides_are_folded_behind_a_toggle():
+    """Issue 19: each run of cells tagged 'solution' (or 'aside') sits inside one closed
+    <details> element of the staged page; untagged cells stay outside."""
+    fold = _build_site_module().fold_tagged_cells
+
+    def cell(tag: str | None) -> dict:
+        return {"cell_type": "code", "metadata": {"tags": [tag] if tag else []}, "source": tag}
+
+    cells = [cell(None), cell("solution"), cell("solution"), cell(None), cell("aside"),
+             cell("solution")]
+    out = fold(cells)
+    html = ["<" + c["source"].split("<", 1)[1].split(">")[0] if c["cell_type"] == "markdown"
+            else c["source"] for c in out]
+    assert html == [None, '<details class="solution"', "solution", "solution", "</details",
+                    None, '<details class="aside"', "aside", "</details",
+                    '<details class="solution"', "solution", "</details"]
+    assert fold([cell(None)]) == [cell(None)]
+
+
+def _solution_runs(stem: str) -> int:
+    nb = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text(encoding="utf-8"))
+    tagged = ["solution" in c["metadata"].get("tags", []) for c in nb["cells"]]
+    return sum(t and not prev for prev, t in zip([False, *tagged], tagged, strict=False))
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_a_chapter_page_hides_its_solutions_until_clicked(reader, stem: str):
+    """Each solution is a closed toggle: the solution's text is not shown until its
+    summary is clicked, and the chapter's solutions are all there."""
+    runs = _solution_runs(stem)
+    assert runs >= 2, f"{stem}: its solution cells are not tagged 'solution'"
+    r = reader()
+    r.open(stem)
+    toggles = r.page.locator("article details.solution")
+    assert toggles.count() == runs
+    first = toggles.first
+    assert first.get_attribute("open") is None
+    body = first.locator("p", has_text="Solution.").first
+    assert not body.is_visible()
+    first.locator("summary").click()
+    assert body.is_visible() and first.locator("div.cell_input").count() >= 1
+    r.assert_clean()
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_a_page_fits_a_phone_screen(reader, name: str):
     r = reader(PHONE)
