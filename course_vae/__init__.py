@@ -12,16 +12,19 @@ Each module holds what its name says:
   (images with known factors), ``text`` (sentences and a text VAE), ``models`` (the MLP
   VAE, the likelihoods, the reparameterisation), ``made`` (an autoregressive decoder),
   ``conv`` (a convolutional VAE), ``rng`` (random generators);
+* VAE losses as people write them: ``loss_bugs`` (the correct loss and the bugs people
+  ship, a loss builder), ``audit`` (a loss's effective beta, forms and reductions);
 * training: ``train`` (the one loop for every model), ``schedules`` (beta schedules, free
   bits, capacity), ``recipes`` (every chapter's budget and the builders that train it),
   ``runs`` (summaries of trained runs that tables read);
 * presentation: ``explorer_state`` (what each explorer shows), ``notebook`` (seeds,
   determinism, style), and three packages: ``plots`` (one module per concept,
   ``plots.style`` for the look), ``widgets`` (one explorer per chapter on ``widgets.base``)
-  and ``exercises`` (answer checkers, ``exercises.ch01`` ... ``ch05``).
+  and ``exercises`` (answer checkers, ``exercises.ch01`` ... ``ch06``).
 """
 
 from course_vae import (
+    audit,
     coding,
     conv,
     data,
@@ -34,6 +37,7 @@ from course_vae import (
     kl,
     latent,
     linear_gaussian,
+    loss_bugs,
     made,
     mnist,
     models,
@@ -68,6 +72,7 @@ __version__ = "0.1.0"
 __all__ = [
     "VAE",
     "VAEConfig",
+    "audit",
     "coding",
     "conv",
     "data",
@@ -88,6 +93,7 @@ __all__ = [
     "latent",
     "linear_gaussian",
     "load_dataset",
+    "loss_bugs",
     "made",
     "mnist",
     "models",

@@ -8,7 +8,9 @@ from one function of this module, which the tests check without a browser.
 * chapter 03: :func:`latent_point_state` (one latent point of a model, decoded, and its cost);
 * chapter 04: :func:`remedy_choices`, :func:`collapse_explorer_state` (a trained run against
   the collapsed baseline);
-* chapter 05: :func:`traversal_state` (one moved latent, decoded, the factors it moves).
+* chapter 05: :func:`traversal_state` (one moved latent, decoded, the factors it moves);
+* chapter 06: :func:`loss_audit_state` (a loss built from choices, audited, against the runs
+  the chapter trained).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "collapse_explorer_state",
     "gaussian_pair_state",
     "latent_point_state",
+    "loss_audit_state",
     "remedy_choices",
     "traversal_state",
 ]
@@ -190,3 +193,92 @@ def collapse_explorer_state(runs: dict, remedy: Any, parameter: Any, baseline: A
         run["d_active"] = run["n_active"] - b["n_active"]
         run["d_mi"] = run["mutual_info"] - b["mutual_info"]
     return run
+
+
+# --------------------------------------------------------------------------- chapter 06
+
+COLLAPSE_ACTIVE = 1.0
+"""A trained loss "collapses" when its runs keep fewer active units than this, on average."""
+HOLES_NATS = 2.0
+"""... and "leaves holes" when their KL(q(z) || p(z)) exceeds this many nats on average."""
+
+
+def _run_means(summaries: list) -> dict:
+    keys = ("n_active", "aggregate_kl", "kl", "test_elbo", "mutual_info")
+    return {k: float(np.mean([s[k] for s in summaries])) for k in keys}
+
+
+def loss_audit_state(runs: dict, pixels: str = "sum", recon_batch: str = "sum",
+                     latents: str = "sum", kl_batch: str = "sum", kl_sign: int = 1,
+                     logvar_as: str = "log sigma^2", weight: float = 1.0,
+                     batch_size: int = 128, input_dim: int = 64, latent_dim: int = 8) -> dict:
+    r"""Chapter 06's explorer: the loss these choices build, its audit, and what it predicts.
+
+    The loss is :func:`course_vae.loss_bugs.build_loss` of the choices; ``audit`` is
+    :func:`course_vae.audit.audit_vae_loss` of it at (batch_size, input_dim, latent_dim) and
+    ``beta`` its effective beta.  ``runs`` maps a label to the chapter's trained runs of one
+    loss (a list of :func:`course_vae.runs.summarize_loss_run` dicts, one per seed, all with
+    the same ``beta`` >= 0 of the closed-form KL).  The prediction: a negative beta, or a
+    loss that is maximised, diverges; otherwise the run whose beta is nearest in log scale
+    (beta 0 only by a beta-0 run) is ``nearest``, ``factor`` = how far off its beta is
+    (>= 1), and ``regime`` is what it measured: "collapse" (fewer than
+    :data:`COLLAPSE_ACTIVE` active units on average), "holes" (KL(q(z) || p(z)) above
+    :data:`HOLES_NATS`) or "healthy".  For the log-sigma form the runs (closed form) are
+    still the nearest evidence, and ``regime`` says so.
+    """
+    from course_vae.audit import audit_vae_loss
+    from course_vae.loss_bugs import build_loss, built_beta
+
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict label -> list of run summaries")
+    table = {}
+    for label, summaries in runs.items():
+        if not isinstance(summaries, (list, tuple)) or not summaries:
+            raise ValueError(f"runs[{label!r}] must be a non-empty list of run summaries")
+        betas = {s.get("beta") for s in summaries}
+        if len(betas) != 1 or None in betas or min(betas) < 0:
+            raise ValueError(f"runs[{label!r}] must share one beta >= 0, got {sorted(betas)}")
+        table[label] = {"beta": betas.pop(), **_run_means(summaries),
+                        "per_seed_active": [int(s["n_active"]) for s in summaries],
+                        "per_seed_aggregate_kl": [float(s["aggregate_kl"]) for s in summaries],
+                        "first": summaries[0]}
+    choices = {"pixels": pixels, "recon_batch": recon_batch, "latents": latents,
+               "kl_batch": kl_batch, "kl_sign": kl_sign, "logvar_as": logvar_as,
+               "weight": weight}
+    loss_fn = build_loss(**choices)
+    audit = audit_vae_loss(loss_fn, input_dim, latent_dim, batch_size)
+    expected = built_beta(batch_size, input_dim, latent_dim, **choices)
+    beta = audit.beta
+    state = {"choices": choices, "audit": audit, "beta": beta, "expected_beta": expected,
+             "loss_doc": loss_fn.__doc__, "runs": table, "nearest": None, "factor": None}
+    if audit.minimised is False:
+        state["regime"] = "diverges: the loss is maximised"
+    elif beta is None:
+        state["regime"] = "unrecognised: the audit cannot read beta"
+    elif beta < 0:
+        state["regime"] = "diverges: the KL is rewarded and grows without bound"
+    else:
+        if beta == 0:
+            candidates = {k: v for k, v in table.items() if v["beta"] == 0}
+        else:
+            candidates = {k: v for k, v in table.items() if v["beta"] > 0}
+        candidates = candidates or table
+        if beta == 0:
+            nearest = min(candidates, key=lambda k: candidates[k]["beta"])
+            factor = 1.0 if candidates[nearest]["beta"] == 0 else math.inf
+        else:
+            nearest = min(candidates, key=lambda k: abs(math.log(max(candidates[k]["beta"],
+                                                                     1e-300) / beta)))
+            b = candidates[nearest]["beta"]
+            factor = math.inf if b == 0 else math.exp(abs(math.log(b / beta)))
+        run = table[nearest]
+        if run["n_active"] < COLLAPSE_ACTIVE:
+            regime = "collapse"
+        elif run["aggregate_kl"] > HOLES_NATS:
+            regime = "holes"
+        else:
+            regime = "healthy"
+        if audit.kl_form == "log-sigma":
+            regime += " (nearest closed-form run; the log-sigma form pulls sigma^2 harder)"
+        state.update(nearest=nearest, factor=factor, regime=regime)
+    return state

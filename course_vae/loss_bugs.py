@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from course_vae._validate import check_choice, check_real
+
 __all__ = [
     "DATASET_SIZE",
     "LossBug",
@@ -43,6 +45,9 @@ __all__ = [
     "no_kl",
     "log_det_overflow",
     "monte_carlo_kl",
+    "BUILD_CHOICES",
+    "build_loss",
+    "built_beta",
 ]
 
 DATASET_SIZE = 1397
@@ -314,3 +319,79 @@ def bug_by_name(name: str) -> LossBug:
         if bug.name == name:
             return bug
     raise ValueError(f"name must be one of {[b.name for b in CATALOGUE]}, got {name!r}")
+
+
+# --------------------------------------------------------------------------- a loss builder
+
+BUILD_CHOICES: dict[str, tuple] = {
+    "pixels": ("sum", "mean"),
+    "recon_batch": ("sum", "mean"),
+    "latents": ("sum", "mean"),
+    "kl_batch": ("sum", "mean"),
+    "kl_sign": (1, -1),
+    "logvar_as": ("log sigma^2", "log sigma"),
+}
+"""The choices of :func:`build_loss` (chapter 06's explorer): how the BCE is reduced over
+pixels and over the batch, how the KL is reduced over latents and over the batch, the KL's
+sign in the loss, and what the encoder's second output is read as."""
+
+
+def _reduce(t: torch.Tensor, how: str, dim: int) -> torch.Tensor:
+    return t.sum(dim) if how == "sum" else t.mean(dim)
+
+
+def build_loss(
+    pixels: str = "sum",
+    recon_batch: str = "sum",
+    latents: str = "sum",
+    kl_batch: str = "sum",
+    kl_sign: int = 1,
+    logvar_as: str = "log sigma^2",
+    weight: float = 1.0,
+) -> Callable:
+    r"""A loss ``fn(recon_x, x, mu, logvar)`` = BCE + kl_sign * weight * KL, reduced as chosen.
+
+    The BCE is reduced over pixels (``pixels``) then over the batch (``recon_batch``); the
+    per-dimension KL over latents (``latents``) then over the batch (``kl_batch``), each
+    ``"sum"`` or ``"mean"``.  ``logvar_as="log sigma"`` writes the KL for an argument read as
+    log sigma (the bug of :func:`logvar_as_log_sigma`).  The defaults give
+    :func:`correct_loss`; :func:`built_beta` is the effective beta the choices give.
+    """
+    for name, value in (("pixels", pixels), ("recon_batch", recon_batch),
+                        ("latents", latents), ("kl_batch", kl_batch),
+                        ("logvar_as", logvar_as)):
+        check_choice(value, name, BUILD_CHOICES[name])
+    if kl_sign not in (1, -1) or isinstance(kl_sign, bool):
+        raise ValueError(f"kl_sign must be 1 or -1, got {kl_sign!r}")
+    weight = check_real(weight, "weight")
+
+    def loss_fn(recon_x, x, mu, logvar):
+        bce = F.binary_cross_entropy(recon_x, x, reduction="none")
+        recon = _reduce(_reduce(bce, pixels, 1), recon_batch, 0)
+        if logvar_as == "log sigma":
+            per_dim = -0.5 * (1 + 2 * logvar - mu.pow(2) - torch.exp(2 * logvar))
+        else:
+            per_dim = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+        kld = _reduce(_reduce(per_dim, latents, 1), kl_batch, 0)
+        return recon + kl_sign * weight * kld
+
+    loss_fn.__doc__ = (f"BCE ({pixels} over pixels, {recon_batch} over the batch) "
+                       f"{'+' if kl_sign > 0 else '-'} {weight:g} * KL ({latents} over "
+                       f"latents, {kl_batch} over the batch, logvar read as {logvar_as})")
+    return loss_fn
+
+
+def built_beta(batch_size: int, input_dim: int, latent_dim: int, pixels: str = "sum",
+               recon_batch: str = "sum", latents: str = "sum", kl_batch: str = "sum",
+               kl_sign: int = 1, logvar_as: str = "log sigma^2", weight: float = 1.0) -> float:
+    r"""The effective beta c_KL / c_rec of :func:`build_loss` with these choices.
+
+    c_rec = 1 / (input_dim if pixels="mean") / (batch_size if recon_batch="mean") and
+    c_KL = kl_sign * weight / (latent_dim if latents="mean") / (batch_size if kl_batch="mean").
+    With ``logvar_as="log sigma"`` it is the weight of the log-sigma form.
+    """
+    c_rec = 1.0 / (input_dim if pixels == "mean" else 1) / (
+        batch_size if recon_batch == "mean" else 1)
+    c_kl = kl_sign * float(weight) / (latent_dim if latents == "mean" else 1) / (
+        batch_size if kl_batch == "mean" else 1)
+    return c_kl / c_rec

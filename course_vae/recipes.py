@@ -44,9 +44,12 @@ __all__ = [
     "CH05_CAPACITY",
     "CH05_SPRITES",
     "CH05_SWEEP",
+    "CH06_RUNS",
+    "CH06_VAE",
     "model_from_recipe",
     "text_data",
     "train_recipe",
+    "train_loss_runs",
     "train_sprites_recipe",
     "train_text_recipe",
 ]
@@ -165,6 +168,18 @@ CH05_CAPACITY: dict[str, Any] = {"c_max": 4.0, "ramp_steps": 300, "gamma": 30.0,
                                  "seeds": (0, 1, 2)}
 """Chapter 05's controlled capacity (:class:`~course_vae.schedules.KLCapacity`): the KL
 target rises to ``c_max`` nats over ``ramp_steps`` of the 420 steps, weight ``gamma``."""
+
+# --------------------------------------------------------------------------- chapter 06
+
+CH06_VAE: dict[str, Any] = {**CH04_VAE, "epochs": 30, "lr": 3e-3}
+"""Chapter 06's budget for every loss it trains: chapter 04's 64-256-8 MLP VAE on the digits,
+Adam 3e-3, batch 128, 30 epochs (330 steps, under a second on one core); the loss is the
+learner's ``loss_fn`` (or the course's, with an explicit beta, as the control)."""
+
+CH06_RUNS: dict[str, Any] = {"seeds": (0, 1, 2), "diverge_epochs": 3, "n_prior_samples": 8}
+"""Chapter 06's seeds for every trained loss (each seed sets the initial weights and the
+training seed, the same for the buggy loss and its control), the shorter budget of the losses
+that diverge (the KL grows without bound), and the prior samples kept per run."""
 
 # --------------------------------------------------------------------------- building, training
 
@@ -310,3 +325,48 @@ def train_sprites_recipe(
                     batch_size=recipe["batch_size"], beta=beta, seed=seed, device=device,
                     progress=False, objective=objective, on_step=tracker)
     return model, history, tracker
+
+
+def train_loss_runs(
+    loss_fn: Callable | None = None,
+    dataset: ImageDataset | None = None,
+    seeds: tuple[int, ...] | None = None,
+    beta: float | None = None,
+    epochs: int | None = None,
+    recipe: dict[str, Any] = CH06_VAE,
+) -> tuple[list, list[dict], list[dict]]:
+    r"""Chapter 06: train ``recipe`` once per seed with a learner's ``loss_fn`` (or, with
+    ``loss_fn=None``, the course's loss at ``beta``, the control); return (models,
+    histories, summaries).
+
+    Each summary is :func:`course_vae.runs.summarize_loss_run` on the test set binarised
+    once, with the loss's effective beta measured by
+    :func:`course_vae.audit.audit_vae_loss` at the recipe's sizes (the course's ``beta``
+    for the control; None when the audit cannot read it), and
+    ``CH06_RUNS["n_prior_samples"]`` prior samples.  ``seeds`` default to
+    ``CH06_RUNS["seeds"]``; ``epochs`` overrides the recipe's.
+    """
+    from course_vae.audit import audit_vae_loss
+    from course_vae.runs import summarize_loss_run
+
+    if loss_fn is not None and beta is not None:
+        raise ValueError("give loss_fn (its beta is audited) or beta (the course's loss), "
+                         "not both")
+    recipe = _check_recipe(recipe)
+    ds = load_dataset(recipe["dataset"]) if dataset is None else dataset
+    seeds = CH06_RUNS["seeds"] if seeds is None else tuple(seeds)
+    if loss_fn is None:
+        effective = recipe["beta"] if beta is None else float(beta)
+    else:
+        effective = audit_vae_loss(loss_fn, ds.input_dim, recipe["latent_dim"],
+                                   recipe["batch_size"]).beta
+    _, test_data = ds.for_likelihood(recipe["likelihood"])
+    models, histories, summaries = [], [], []
+    for seed in seeds:
+        model, history = train_recipe(recipe, ds, epochs=epochs, beta=beta, seed=seed,
+                                      loss_fn=loss_fn)
+        models.append(model)
+        histories.append(history)
+        summaries.append(summarize_loss_run(model, history, test_data, effective,
+                                            CH06_RUNS["n_prior_samples"]))
+    return models, histories, summaries

@@ -29,6 +29,7 @@ __all__ = [
     "mean_std",
     "per_seed",
     "summarize_collapse_run",
+    "summarize_loss_run",
     "summarize_sprite_run",
     "summarize_text_run",
 ]
@@ -72,6 +73,22 @@ def summarize_collapse_run(model: Any, history: dict, test_x: Any, n_images: int
         "originals": originals.detach().cpu().float(),
         "reconstructions": recons.detach().cpu().float(),
     }
+
+
+def summarize_loss_run(model: Any, history: dict, test_x: Any, beta: float | None,
+                       n_samples: int = 8, seed: int = 0) -> dict:
+    r"""Chapter 06: :func:`summarize_collapse_run` of a model trained with a (buggy) loss,
+    plus the loss's effective ``beta`` (as audited; None when unrecognised) and
+    ``prior_samples``: the mean images of ``n_samples`` draws z ~ N(0, I) (seeded by
+    ``seed``), where holes in q(z) show as images that are no digit."""
+    n_samples = check_positive_int(n_samples, "n_samples")
+    seed = check_nonnegative_int(seed, "seed")
+    run = summarize_collapse_run(model, history, test_x)
+    with torch.no_grad():
+        samples = model.sample(n_samples, generator=seed)
+    run["beta"] = None if beta is None else float(beta)
+    run["prior_samples"] = samples.detach().cpu().float()
+    return run
 
 
 def summarize_text_run(model: Any, history: dict, test_tokens: Any, iwae_samples: int = 20,

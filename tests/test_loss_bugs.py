@@ -165,3 +165,60 @@ def test_catalogue_names_are_unique_and_each_loss_documents_its_fix():
 def test_bug_by_name_rejects_an_unknown_name():
     with pytest.raises(ValueError, match="name must be one of"):
         bug_by_name("no such bug")
+
+
+# --------------------------------------------------------------------------- the loss builder
+
+import itertools  # noqa: E402
+
+from course_vae.audit import audit_vae_loss  # noqa: E402
+from course_vae.loss_bugs import (  # noqa: E402
+    BUILD_CHOICES,
+    build_loss,
+    built_beta,
+    kl_mean_over_latents,
+    logvar_as_log_sigma,
+    recon_mean_kl_batch_mean,
+    recon_mean_kl_sum,
+)
+
+
+def test_build_loss_defaults_and_bugs_equal_the_catalogue():
+    args = _inputs(3, 5, 7, 3, "probs")
+    for built, ref in ((build_loss(), correct_loss),
+                       (build_loss(pixels="mean", recon_batch="mean"), recon_mean_kl_sum),
+                       (build_loss(pixels="mean", recon_batch="mean", kl_batch="mean"),
+                        recon_mean_kl_batch_mean),
+                       (build_loss(latents="mean"), kl_mean_over_latents),
+                       (build_loss(logvar_as="log sigma"), logvar_as_log_sigma)):
+        assert built(*args).item() == pytest.approx(ref(*args).item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("choice", list(itertools.product(*BUILD_CHOICES.values())))
+def test_any_built_beta_is_found_by_the_audit(choice):
+    """Every combination of reductions, sign and convention, at two weights and two sizes."""
+    kwargs = dict(zip(BUILD_CHOICES, choice, strict=True))
+    for weight, (b, n, d) in ((1.0, (128, 64, 8)), (3e-5, (16, 10, 3))):
+        want = built_beta(b, n, d, **kwargs, weight=weight)
+        a = audit_vae_loss(build_loss(**kwargs, weight=weight), n, d, b)
+        assert a.beta == pytest.approx(want, rel=1e-3)
+        assert a.kl_form == ("log-sigma" if kwargs["logvar_as"] == "log sigma" else "closed form")
+        mixed = kwargs["recon_batch"] != kwargs["kl_batch"]
+        assert a.reduction == ("mixed" if mixed else kwargs["recon_batch"])
+
+
+def test_built_beta_formula_by_hand():
+    assert built_beta(128, 64, 8) == 1.0
+    assert built_beta(128, 64, 8, pixels="mean", recon_batch="mean") == 128 * 64
+    assert built_beta(128, 64, 8, latents="mean", kl_batch="mean") == pytest.approx(1 / 1024)
+    assert built_beta(128, 64, 8, kl_sign=-1, weight=2.5) == -2.5
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"pixels": "avg"}, "pixels"), ({"latents": None}, "latents"), ({"kl_sign": 2}, "kl_sign"),
+    ({"kl_sign": True}, "kl_sign"), ({"logvar_as": "sigma"}, "logvar_as"),
+    ({"weight": float("nan")}, "weight"),
+])
+def test_build_loss_rejects_bad_choices(kwargs, word):
+    with pytest.raises((ValueError, TypeError), match=word):
+        build_loss(**kwargs)

@@ -111,3 +111,22 @@ def test_text_and_sprite_builders_train_through_the_one_loop():
                                                    track_every=2)
     assert model.config.latent_dim == 3 and history["beta"] == [2.0, 2.0]
     assert tracker.steps == [0, 2, 4]
+
+
+def test_train_loss_runs_audits_beta_and_matches_train_recipe():
+    from course_vae.loss_bugs import recon_mean_kl_batch_mean
+    from course_vae.recipes import CH06_RUNS, CH06_VAE, train_loss_runs
+
+    ds = load_dataset("digits")
+    recipe = {**CH06_VAE, "hidden": (16,), "epochs": 2}
+    models, hists, runs = train_loss_runs(recon_mean_kl_batch_mean, ds, seeds=(0, 1),
+                                          recipe=recipe)
+    assert len(models) == len(hists) == len(runs) == 2
+    assert [r["beta"] for r in runs] == [pytest.approx(64.0, rel=1e-3)] * 2   # audited: pixels
+    assert runs[0]["prior_samples"].shape == (CH06_RUNS["n_prior_samples"], 64)
+    _, ref = train_recipe(recipe, ds, seed=1, loss_fn=recon_mean_kl_batch_mean)
+    assert hists[1]["test_elbo"] == ref["test_elbo"]                          # same seed, same run
+    _, _, control = train_loss_runs(None, ds, seeds=(0,), beta=64.0, recipe=recipe)
+    assert control[0]["beta"] == 64.0
+    with pytest.raises(ValueError, match="not both"):
+        train_loss_runs(recon_mean_kl_batch_mean, ds, beta=2.0, recipe=recipe)

@@ -83,6 +83,20 @@ UNCOMPARED: dict[str, dict[str, str]] = {
             "step at which each dimension of a capacity-trained model switches on; its rate, "
             "distortion and MIG",
     },
+    "06_kl_in_real_code": {
+        "runs = {}": "training results of the correct loss and of the course's loss (3 seeds)",
+        'COLLAPSE = {"pixel mean (beta 64)": loss_bugs.recon_mean_kl_batch_mean,':
+            "training results of the losses that collapse, and of beta = 64",
+        'runs["KL latent mean (beta 1/8)"] = train_loss_runs(loss_bugs.kl_mean_over_latents, '
+        'digits)[2]': "training results of the losses that leave holes, and of beta = 1/8",
+        "diverge = {}": "KL and reconstruction of diverging runs (orders of magnitude per epoch)",
+        'runs["logvar as log sigma"] = train_loss_runs(loss_bugs.logvar_as_log_sigma, digits)[2]':
+            "training results of the log-sigma form and the missing 1/2",
+        "mu_near = torch.full((2_000, 8), 0.1, dtype=torch.float64)":
+            "one-sample Monte Carlo KLs (random draws)",
+        "st = explorer.state()": "the explorer's prediction reads the trained runs",
+        "active_guess = {1: 0, 2: 8, 3: 0}": "active units of the exercises' losses, trained",
+    },
 }
 
 _IGNORED_NAMES = set(dir(builtins)) | {"math", "torch", "np", "plt", "cv", "F"}

@@ -1,4 +1,4 @@
-"""Checkers for the chapters' exercises, one module per chapter (``ch01`` ... ``ch05``).
+"""Checkers for the chapters' exercises, one module per chapter (``ch01`` ... ``ch06``).
 
 Each ``check_*`` function computes the right answer with the package and prints one of
 three verdicts (see :mod:`course_vae.exercises.verdict`): **correct**; **close** - within
@@ -15,11 +15,13 @@ fails loudly; ``None`` (not answered) prints a reminder; a non-number raises ``T
 and a NaN an ``AssertionError`` saying so. The ``CH0n_*`` constants are the exercises' data.
 """
 
-from course_vae.exercises import ch01, ch02, ch03, ch04, ch05
+from course_vae.exercises import ch01, ch02, ch03, ch04, ch05, ch06
 from course_vae.exercises.ch01 import *  # noqa: F403
 from course_vae.exercises.ch02 import *  # noqa: F403
 from course_vae.exercises.ch03 import *  # noqa: F403
 from course_vae.exercises.ch04 import *  # noqa: F403
 from course_vae.exercises.ch05 import *  # noqa: F403
+from course_vae.exercises.ch06 import *  # noqa: F403
 
-__all__ = sorted({*ch01.__all__, *ch02.__all__, *ch03.__all__, *ch04.__all__, *ch05.__all__})
+__all__ = sorted({*ch01.__all__, *ch02.__all__, *ch03.__all__, *ch04.__all__, *ch05.__all__,
+                  *ch06.__all__})

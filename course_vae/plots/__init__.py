@@ -12,7 +12,8 @@ concept:
 * :mod:`~course_vae.plots.latent_space`: posterior means, decodings of the latent plane;
 * :mod:`~course_vae.plots.collapse`: posterior-collapse diagnostics and remedies (chapter 04);
 * :mod:`~course_vae.plots.disentanglement`: traversals, rate-distortion, MIG (chapter 05);
-* :mod:`~course_vae.plots.rate_distortion`: the exact rate-distortion plane, capacity (05).
+* :mod:`~course_vae.plots.rate_distortion`: the exact rate-distortion plane, capacity (05);
+* :mod:`~course_vae.plots.loss_audit`: a loss's effective beta against trained runs (06).
 """
 
 from course_vae.plots.collapse import (
@@ -46,6 +47,7 @@ from course_vae.plots.latent_space import (
     plot_latent_scatter,
     plot_sample_quality,
 )
+from course_vae.plots.loss_audit import plot_loss_audit
 from course_vae.plots.rate_distortion import plot_capacity_kl, plot_rd_plane
 from course_vae.plots.style import COURSE_STYLE, plot_image_rows, use_course_style
 from course_vae.plots.training import (
@@ -79,6 +81,7 @@ __all__ = [
     "plot_latent_point",
     "plot_latent_scatter",
     "plot_latent_traversal",
+    "plot_loss_audit",
     "plot_mc_convergence",
     "plot_mig_vs_beta",
     "plot_rate_distortion",

@@ -8,7 +8,8 @@ Each explorer keeps its arithmetic in a plain, unit-tested function of a concept
 * chapter 02: :class:`ClosedFormExplorer` (:mod:`~course_vae.widgets.closed_form`);
 * chapter 03: :class:`LatentPlaneExplorer` (:mod:`~course_vae.widgets.latent_plane`);
 * chapter 04: :class:`CollapseExplorer` (:mod:`~course_vae.widgets.collapse`);
-* chapter 05: :class:`BetaTraversalExplorer` (:mod:`~course_vae.widgets.beta_traversal`).
+* chapter 05: :class:`BetaTraversalExplorer` (:mod:`~course_vae.widgets.beta_traversal`);
+* chapter 06: :class:`LossAuditExplorer` (:mod:`~course_vae.widgets.loss_audit`).
 """
 
 from course_vae.widgets.base import Explorer, figure_to_png
@@ -17,6 +18,7 @@ from course_vae.widgets.closed_form import ClosedFormExplorer
 from course_vae.widgets.collapse import CollapseExplorer
 from course_vae.widgets.gaussian_pair import GaussianPairExplorer
 from course_vae.widgets.latent_plane import LatentPlaneExplorer
+from course_vae.widgets.loss_audit import LossAuditExplorer
 
 __all__ = [
     "BetaTraversalExplorer",
@@ -25,5 +27,6 @@ __all__ = [
     "Explorer",
     "GaussianPairExplorer",
     "LatentPlaneExplorer",
+    "LossAuditExplorer",
     "figure_to_png",
 ]

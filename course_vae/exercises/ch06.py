@@ -1,0 +1,146 @@
+"""Exercise checkers of chapter 06 (the KL term in real code): three VAE losses "found in the
+wild" (written for the course), whose effective beta and symptom the learner predicts by
+reading the code.
+
+Each loss has the ``pytorch/examples`` signature ``loss_fn(recon_x, x, mu, logvar)``; the
+checkers compute the right beta with :func:`course_vae.audit.audit_vae_loss` at the
+chapter's sizes (:data:`CH06_EX_SIZES`: the digits' 64 pixels, 8 latent dimensions,
+batches of 128), and the expected number of active units from that beta with the regimes
+chapter 06 measured on its trained runs (:data:`CH06_COLLAPSE_BETA`, :data:`CH06_HOLES_BETA`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from course_vae.exercises.verdict import as_number, verdict
+
+__all__ = [
+    "CH06_COLLAPSE_BETA",
+    "CH06_EX_SIZES",
+    "CH06_HOLES_BETA",
+    "CH06_WILD_LOSSES",
+    "check_ch06_active_units",
+    "check_ch06_beta",
+    "ch06_expected_active_units",
+    "wild_loss_1",
+    "wild_loss_2",
+    "wild_loss_3",
+]
+
+CH06_EX_SIZES = {"batch_size": 128, "input_dim": 64, "latent_dim": 8}
+"""The sizes at which the exercises' betas are asked: chapter 06's digits model."""
+CH06_COLLAPSE_BETA = 16.0
+"""From this effective beta up, chapter 06's runs keep no active unit (it measured beta 64 and
+8192: 0 of 8 for every seed)."""
+CH06_HOLES_BETA = 0.125
+"""Up to this beta (and above 0), they keep all 8 units active (it measured 1/8: 8 of 8)."""
+
+
+def wild_loss_1(recon_x, x, mu, logvar):
+    """A loss ported from a Keras tutorial (written for the course)."""
+    recon = F.mse_loss(recon_x, x)
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean()
+    return recon + kl
+
+
+def wild_loss_2(recon_x, x, mu, logvar):
+    """A loss from a blog post's notebook (written for the course)."""
+    bce = F.binary_cross_entropy(recon_x, x, reduction="sum")
+    kld = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
+    return bce + kld
+
+
+def wild_loss_3(recon_x, x, mu, logvar):
+    """A loss from a course project (written for the course)."""
+    bce = F.binary_cross_entropy(recon_x, x, reduction="sum") / x.size(0)
+    kld = torch.sum(mu.pow(2) + logvar.exp() - logvar - 1)
+    return bce + kld
+
+
+CH06_WILD_LOSSES = {1: wild_loss_1, 2: wild_loss_2, 3: wild_loss_3}
+"""The exercises' losses by number."""
+
+
+def _which(which: Any) -> int:
+    if isinstance(which, bool) or which not in CH06_WILD_LOSSES:
+        raise ValueError(f"which must be one of {sorted(CH06_WILD_LOSSES)}, got {which!r}")
+    return int(which)
+
+
+def _audited_beta(which: int) -> float:
+    from course_vae.audit import audit_vae_loss
+
+    return float(audit_vae_loss(CH06_WILD_LOSSES[which], **CH06_EX_SIZES).beta)
+
+
+def ch06_expected_active_units(beta: float, latent_dim: int = CH06_EX_SIZES["latent_dim"]):
+    """Active units chapter 06's runs show at this effective beta: 0 from
+    :data:`CH06_COLLAPSE_BETA` up, all ``latent_dim`` in (0, :data:`CH06_HOLES_BETA`], None
+    in between (where the count moves with the seed and the budget)."""
+    beta = as_number("beta", beta)
+    if beta >= CH06_COLLAPSE_BETA:
+        return 0
+    if 0 < beta <= CH06_HOLES_BETA:
+        return int(latent_dim)
+    return None
+
+
+_HINTS = {
+    1: "F.mse_loss averages over the batch AND the pixels; the KL is summed over latents and "
+       "averaged over the batch. Beta is relative to the squared error summed over pixels.",
+    2: "torch.mean with no dim averages over every element: the batch and the latents.",
+    3: "the BCE is divided by the batch size, the KL is not; and compare the KL with "
+       "1/2 sum(mu^2 + sigma^2 - log sigma^2 - 1).",
+}
+_MISTAKES = {
+    1: lambda b, n, d: [(1.0, "reading F.mse_loss as a sum"),
+                        (float(b * n), "taking the KL as summed over the batch"),
+                        (1.0 / n, "inverting the ratio: beta is c_KL / c_rec")],
+    2: lambda b, n, d: [(1.0 / d, "forgetting that torch.mean also averages over the batch"),
+                        (1.0 / b, "forgetting that torch.mean also averages over the latents"),
+                        (float(b * d), "inverting the ratio: beta is c_KL / c_rec")],
+    3: lambda b, n, d: [(float(b), "missing the factor 2 (the KL has no 1/2)"),
+                        (2.0, "missing that only the BCE is divided by the batch size"),
+                        (float(b) / 2, "halving where the missing 1/2 doubles")],
+}
+
+
+def check_ch06_beta(which: Any, answer: Any) -> None:
+    r"""The effective beta (c_KL / c_rec) of ``wild_loss_<which>`` at the sizes of
+    :data:`CH06_EX_SIZES`, to 0.1 % (computed with :func:`course_vae.audit.audit_vae_loss`)."""
+    which = _which(which)
+    expected = _audited_beta(which)
+    b, n, d = (CH06_EX_SIZES[k] for k in ("batch_size", "input_dim", "latent_dim"))
+    verdict(
+        f"ch06 wild loss {which}: effective beta",
+        answer,
+        expected,
+        1e-3 * abs(expected),
+        _HINTS[which],
+        mistakes=_MISTAKES[which](b, n, d),
+    )
+
+
+def check_ch06_active_units(which: Any, answer: Any) -> None:
+    """How many of the 8 latent units stay active (posterior-mean variance > 0.01) after
+    training ``wild_loss_<which>`` on the digits with chapter 06's budget: the count its
+    runs show at this loss's effective beta (:func:`ch06_expected_active_units`)."""
+    which = _which(which)
+    beta = _audited_beta(which)
+    expected = ch06_expected_active_units(beta)
+    d = CH06_EX_SIZES["latent_dim"]
+    regime = "collapse: the KL weighs too much" if expected == 0 else \
+        "holes: the KL weighs too little"
+    verdict(
+        f"ch06 wild loss {which}: active units",
+        answer,
+        float(expected),
+        0.5,
+        f"first find the effective beta, then compare it with the beta of the chapter's runs "
+        f"({regime} at beta = {beta:.4g}).",
+        mistakes=[(float(d - expected), "the opposite regime (collapse vs holes)")],
+    )
