@@ -509,23 +509,31 @@ assert abs(st["beta"] / 64 - 1) < 1e-3 and st["nearest"] == "pixel mean" and st[
 # %% [markdown]
 # ## 10. Exercises: check your predictions
 #
-# Now check the answers you gave in Section 2. **Solutions.** `wild_loss_1`: `F.mse_loss`
+# Now check the answers you gave in Section 2: `cv.exercises.check_ch06_beta(which, beta)` and
+# `cv.exercises.check_ch06_active_units(which, n)`. Each solution sits collapsed below: expand it
+# after you have tried.
+
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
+# **Solution.** `wild_loss_1`: `F.mse_loss`
 # averages over batch and pixels ($c_{\mathrm{rec}} = 1/(128\cdot64)$ of the summed squared
 # error), the KL is averaged over the batch ($c_{\mathrm{KL}} = 1/128$): $\beta = 64$, a
-# Gaussian decoder of variance 32: collapse, 0 active units. `wild_loss_2`: `torch.mean`
-# averages over the batch *and* the latents, against a summed BCE: $\beta = 1/(128\cdot8) = 1/1024$:
-# holes, all 8 units active. `wild_loss_3`: the BCE is divided by the batch size and the KL
-# is not, and the KL lacks its $\tfrac12$: $\beta = 2\cdot128 = 256$: collapse. The audit
-# agrees, and so do training runs (two seeds each):
+# Gaussian decoder of variance 32. `wild_loss_2`: `torch.mean`
+# averages over the batch *and* the latents, against a summed BCE: $\beta = 1/(128\cdot8) = 1/1024$.
+# `wild_loss_3`: the BCE is divided by the batch size and the KL
+# is not, and the KL lacks its $\tfrac12$: $\beta = 2\cdot128 = 256$. The audit agrees:
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answers = {w: audit_vae_loss(cv.exercises.CH06_WILD_LOSSES[w], **cv.exercises.CH06_EX_SIZES).beta for w in (1, 2, 3)}
-print({w: f"{b:.6g}" for w, b in answers.items()})
+print({w: f"{b:.4g}" for w, b in answers.items()})  # 1/1024 = 0.0009765625: 4 digits, off a rounding edge
 assert all(abs(answers[w] / b - 1) < 1e-3 for w, b in {1: 64.0, 2: 1 / 1024, 3: 256.0}.items())
 for which in (1, 2, 3):
     cv.exercises.check_ch06_beta(which, answers[which])
 
-# %% tags=["nbval-ignore-output"]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
+# **Solution.** $\beta = 64$ and $\beta = 256$ collapse the posterior: 0 active units;
+# $\beta = 1/1024$ leaves holes with all 8 units active. Training runs agree (two seeds each):
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["nbval-ignore-output", "solution"]
 active_guess = {1: 0, 2: 8, 3: 0}
 for which in (1, 2, 3):
     wild = train_loss_runs(cv.exercises.CH06_WILD_LOSSES[which], digits, seeds=SEEDS[:2])[2]
