@@ -196,7 +196,7 @@ class Surgery(NamedTuple):
 
 @torch.no_grad()
 def elbo_surgery(mu: Any, logvar: Any, n_samples: int = 10,
-                 generator: torch.Generator | int | None = 0) -> Surgery:
+                 generator: torch.Generator | int | None = 0, entropy: str = "closed") -> Surgery:
     r"""E_n KL(q(z|x_n) || p) = I(n; z) + KL(q(z) || p) = I + KL(q_G || p) + KL(q(z) || q_G).
 
     I(n; z) = E[log q(z|x_n) - log q(z)] and KL(q(z) || p) = E[log q(z) - log p(z)] use the
@@ -204,12 +204,29 @@ def elbo_surgery(mu: Any, logvar: Any, n_samples: int = 10,
     :func:`course_vae.diagnostics.latent_diagnostics`); q_G is :func:`moment_matched_gaussian`.
     The split of KL(q(z) || p) holds because log q_G - log p is quadratic in z, so its mean
     under q(z) equals its mean under q_G.  ``stderr`` is the larger of the two estimates' SEs.
-    """
-    from course_vae.diagnostics import latent_diagnostics  # concept modules, no cycle at import
 
+    ``entropy="sampled"``: I(n; z) by
+    :func:`course_vae.diagnostics.mutual_information_sampled` (log q(z|x_n) at the draw, so
+    every term, and the estimate, stays <= log N), and KL(q(z) || p) = E_n KL - I with the
+    average KL in closed form; ``stderr`` is then that of I.
+    """
+    from course_vae.diagnostics import (  # concept modules, no cycle at import
+        latent_diagnostics,
+        mutual_information_sampled,
+    )
+
+    check_choice(entropy, "entropy", ("closed", "sampled"))
     mu, logvar = (t.double() for t in check_posteriors(mu, logvar))
-    diag = latent_diagnostics(mu, logvar, n_samples=n_samples, generator=generator)
     place = placement_kl(mu, logvar)
+    if entropy == "sampled":
+        mean_kl = float(kl_normal_std(mu, logvar).mean())
+        mi = mutual_information_sampled(mu, logvar, n_samples=n_samples, generator=generator)
+        return Surgery(
+            mean_kl=mean_kl, mutual_info=mi.value, aggregate_kl=mean_kl - mi.value,
+            log_n=math.log(len(mu)), placement_kl=place, shape_kl=mean_kl - mi.value - place,
+            stderr=mi.stderr,
+        )
+    diag = latent_diagnostics(mu, logvar, n_samples=n_samples, generator=generator)
     agg = diag.aggregate_kl.value
     return Surgery(
         mean_kl=diag.mean_kl, mutual_info=diag.mutual_info.value, aggregate_kl=agg,
@@ -251,3 +268,61 @@ def sample_fitted_mixture(
     z, _ = gm.sample(n)
     perm = np.random.default_rng(int(seed)).permutation(n)  # sklearn returns them by component
     return torch.as_tensor(z[perm], dtype=torch.float32)
+
+
+# --------------------------------------------------------------------------- nulls for the codes
+# (chapter 03, issue 20): what a finite set of codes whose population is exactly the prior
+# scores, so that every ELBO-surgery number and hole rate has a null beside it.
+
+
+def prior_null_codes(
+    n: int, sigma: Any, latent_dim: int | None = None, generator: torch.Generator | int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""N posteriors N(mu_n, diag sigma^2) with mu_n ~ N(0, diag(1 - sigma^2)): (mu, logvar).
+
+    Their population mixture is exactly N(0, I) (a draw mu_n plus its own noise has variance
+    (1 - sigma^2) + sigma^2 = 1 per coordinate), so whatever ELBO surgery or a hole map finds
+    in these N codes beyond I(n; z) is the finite-N null: clumping by chance, not a model's.
+    ``sigma`` (each in (0, 1)) is a number (then ``latent_dim`` is required) or a (d,) vector
+    of widths, e.g. a model's mean posterior sigma per dimension.  float64.
+    """
+    n = check_positive_int(n, "n")
+    s = as_float_tensor(sigma, "sigma").detach().double()
+    if s.dim() == 0:
+        if latent_dim is None:
+            raise ValueError("give latent_dim when sigma is a number")
+        s = s.repeat(check_positive_int(latent_dim, "latent_dim"))
+    elif s.dim() != 1 or (latent_dim is not None and len(s) != latent_dim):
+        raise ValueError(f"sigma must be a number or a (latent_dim,) vector, got {tuple(s.shape)}")
+    check_finite(s, "sigma")
+    if ((s <= 0) | (s >= 1)).any():
+        raise ValueError("every sigma must lie in (0, 1): wider posteriors cannot make N(0, I)")
+    g = torch.Generator().manual_seed(generator) if isinstance(generator, int) else generator
+    mu = torch.randn(n, len(s), generator=g, dtype=torch.float64) * torch.sqrt(1 - s**2)
+    return mu, torch.log(s**2).expand(n, len(s)).clone()
+
+
+class HoleRates(NamedTuple):
+    """Shares of points z where q(z) < p(z) (a hole) and where q(z) < p(z) / 10 (a deep hole)."""
+
+    hole: float
+    deep: float
+
+
+def hole_rates(z: Any, mu: Any, logvar: Any, deep_ratio: float = 0.1) -> HoleRates:
+    r"""Shares of the rows of ``z`` with q(z) < p(z) and with q(z) < ``deep_ratio`` * p(z).
+
+    q(z) is the aggregate posterior of the codes (``mu``, ``logvar``)
+    (:func:`course_vae.diagnostics.aggregate_log_density`), p = N(0, I).  With z drawn from
+    the prior: how often a prior sample lands where the codes are sparser than the prior.
+    """
+    from course_vae.diagnostics import aggregate_log_density
+
+    ratio = check_real(deep_ratio, "deep_ratio", low=0.0, high=1.0, low_open=True)
+    z = _z(z)
+    log_ratio = aggregate_log_density(z, mu, logvar) - _log_prior(z.double())
+    return HoleRates(float((log_ratio < 0).double().mean()),
+                     float((log_ratio < math.log(ratio)).double().mean()))
+
+
+__all__ += ["HoleRates", "hole_rates", "prior_null_codes"]

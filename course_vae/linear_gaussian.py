@@ -207,3 +207,74 @@ class LinearGaussian:
         cov = torch.diag_embed(v) if v is not None else cov
         p_mean, p_cov = self.posterior(x)
         return kl_gaussian_full(m, cov, p_mean, p_cov)
+
+
+# =========================================================================================
+# Chapter 03 (issue 20): the best q per example (approximation vs amortisation gap, Cremer
+# et al. 2018) and when the importance weights of a diagonal q have a finite variance.
+# =========================================================================================
+
+
+def optimise_diagonal_q(
+    log_likelihood: Any,
+    x: Any,
+    mu0: Any,
+    logvar0: Any,
+    steps: int = 300,
+    lr: float = 0.05,
+    n_samples: int = 16,
+    generator: torch.Generator | int | None = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Maximise each example's ELBO over its own diagonal Gaussian q = N(mu_n, diag e^{logvar_n}).
+
+    ``log_likelihood(x, z)`` gives log p(x_n | z) for z of shape (S, N, d) (one row of ``x``
+    per n, broadcast over S); the prior is N(0, I), its KL in closed form.  Starting from
+    (``mu0``, ``logvar0``), shape (N, d) (e.g. an encoder's output), Adam (``lr``) takes
+    ``steps`` steps on the reparameterised ``n_samples``-draw ELBO.  No encoder: the result
+    is the best q of the family for each example (up to optimisation), so
+    ELBO(q*) - ELBO(encoder) is the **amortisation gap** and log p(x) - ELBO(q*) the
+    **approximation gap** of that family (Cremer, Li & Duvenaud 2018).  Returns the
+    optimised (mu, logvar), detached.
+    """
+    steps = check_positive_int(steps, "steps")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    lr = check_real(lr, "lr", low=0.0, low_open=True)
+    if not callable(log_likelihood):
+        raise TypeError("log_likelihood must be a function log_likelihood(x, z)")
+    mu = torch.as_tensor(mu0).detach().clone().requires_grad_(True)
+    logvar = torch.as_tensor(logvar0).detach().clone().to(mu.dtype).requires_grad_(True)
+    if mu.dim() != 2 or logvar.shape != mu.shape:
+        raise ValueError("mu0 and logvar0 must both have shape (N, latent_dim)")
+    gen = as_generator(generator)
+    opt = torch.optim.Adam([mu, logvar], lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            eps = torch.randn((n_samples, *mu.shape), generator=gen, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps
+            recon = log_likelihood(x, z).mean(0)
+            loss = -(recon - kl_normal_std(mu, logvar)).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return mu.detach(), logvar.detach()
+
+
+def importance_weight_min_eigenvalue(precision: Any, q_var: Any) -> float:
+    r"""Smallest eigenvalue of 2 M - diag(1 / q_var), M the exact posterior's precision.
+
+    For q = N(m, diag q_var) and a Gaussian posterior N(m', M^{-1}), E_q[w^2] of the
+    importance weights w = p(x, z) / q(z) is finite iff 2 M - diag(1 / q_var) is positive
+    definite: a negative value means the weights have **infinite variance** (q's tails are
+    too thin somewhere), and IWAE_K then approaches log p(x) slowly.  For the best diagonal
+    q (q_var = 1 / M_jj) in 2-D this happens exactly when the posterior correlation |rho| > 1/2.
+    """
+    M = as_float64(precision, "precision")
+    v = as_float64(q_var, "q_var")
+    if M.dim() != 2 or M.shape[0] != M.shape[1] or v.shape != (M.shape[0],):
+        raise ValueError("precision must be (d, d) and q_var (d,)")
+    if (v <= 0).any():
+        raise ValueError("q_var must be > 0")
+    return float(torch.linalg.eigvalsh(2 * M - torch.diag(1 / v)).min())
+
+
+__all__ += ["importance_weight_min_eigenvalue", "optimise_diagonal_q"]

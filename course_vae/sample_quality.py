@@ -204,3 +204,45 @@ def train_feature_net(images: Any, labels: Any, epochs: int = 40, negatives: boo
             opt.step()
     return net.eval()
 
+
+
+# --------------------------------------------------------------------------- unseen negatives
+# (chapter 03, issue 20): kinds of "not a clean digit" the feature net never trained on.
+
+
+def _as_images(images: Any, image_shape: Any) -> tuple[torch.Tensor, int, int]:
+    x = _rows(images, "images")
+    h, w = (int(v) for v in image_shape)
+    if h * w != x.shape[1]:
+        raise ValueError(f"image_shape {h}x{w} does not match {x.shape[1]} pixels")
+    return x.reshape(-1, 1, h, w), h, w
+
+
+def blur(images: Any, image_shape: Any, sigma: float = 1.0) -> torch.Tensor:
+    r"""Each image convolved with a 5 x 5 Gaussian kernel of width ``sigma`` pixels (zero
+    padding, kernel normalised), shape (n, h*w): a sharp digit made blurry."""
+    x, h, w = _as_images(images, image_shape)
+    sigma = float(sigma)
+    if not sigma > 0:
+        raise ValueError("sigma must be > 0")
+    t = torch.arange(-2, 3, dtype=x.dtype)
+    k1 = torch.exp(-(t**2) / (2 * sigma**2))
+    k = torch.outer(k1, k1)
+    k = (k / k.sum())[None, None]
+    return torch.nn.functional.conv2d(x, k, padding=2).reshape(-1, h * w).float()
+
+
+def shift(images: Any, image_shape: Any, dx: int = 1, dy: int = 0) -> torch.Tensor:
+    r"""Each image moved by (``dx``, ``dy``) pixels (right, down), zeros shifted in; (n, h*w)."""
+    x, h, w = _as_images(images, image_shape)
+    out = torch.zeros_like(x)
+    dx, dy = int(dx), int(dy)
+    if abs(dx) >= w or abs(dy) >= h:
+        raise ValueError("the shift must be smaller than the image")
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[:, :, yd, xd] = x[:, :, ys, xs]
+    return out.reshape(-1, h * w).float()
+
+
+__all__ += ["blur", "shift"]

@@ -371,3 +371,65 @@ def test_binarisation_entropy_is_the_coin_flips():
     assert binarisation_entropy(g).tolist() == pytest.approx(expected)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         binarisation_entropy(torch.tensor([[1.5]]))
+
+
+# ---------------------------------------------------------------- chapter 03 (issue 20) additions
+from course_vae.diagnostics import (  # noqa: E402
+    binarised_mixture_log_likelihood,
+    data_log_likelihood_ceiling,
+    mutual_information_sampled,
+)
+
+
+def test_sampled_mutual_information_known_cases_and_ceiling():
+    g = torch.Generator().manual_seed(0)
+    n, d = 50, 3
+    # identical posteriors: z says nothing about n, I = 0 exactly (every term is 0)
+    same = mutual_information_sampled(torch.zeros(n, d), torch.zeros(n, d), n_samples=5)
+    assert abs(same.value) < 1e-9
+    # needles far apart: z names n, I = log N
+    far_mu = 100.0 * torch.randn(n, d, generator=g, dtype=torch.float64)
+    far = mutual_information_sampled(far_mu, torch.full((n, d), -10.0, dtype=torch.float64))
+    assert abs(far.value - math.log(n)) < 1e-6
+    # needles whose closed-form estimator overshoots log N: the sampled one never does
+    mu = torch.randn(n, d, generator=g, dtype=torch.float64)
+    logvar = torch.full((n, d), 2 * math.log(0.01), dtype=torch.float64)
+    est = mutual_information_sampled(mu, logvar, n_samples=20, generator=1)
+    assert est.value <= math.log(n) + 1e-9
+    # agrees with the closed-form-entropy estimator where both are well inside the ceiling
+    mu2 = torch.randn(200, 2, generator=g, dtype=torch.float64)
+    lv2 = torch.full((200, 2), -1.0, dtype=torch.float64)
+    a = mutual_information_sampled(mu2, lv2, n_samples=20, generator=2)
+    b = mutual_information(mu2, lv2, n_samples=20, generator=3)
+    assert abs(a.value - b.value) < 4 * math.hypot(a.stderr, b.stderr)
+
+
+def test_binarised_mixture_known_cases():
+    g = torch.Generator().manual_seed(0)
+    grey = torch.rand(5, 16, generator=g, dtype=torch.float64)
+    x = torch.bernoulli(grey, generator=g)
+    # clip = 0.5: every pixel a fair coin
+    half = binarised_mixture_log_likelihood(grey, x, clip=0.5)
+    torch.testing.assert_close(half, torch.full((5,), 16 * math.log(0.5), dtype=torch.float64))
+    # one centre: a product of Bernoullis
+    one = binarised_mixture_log_likelihood(grey[:1], x)
+    direct = (torch.xlogy(x, grey[:1]) + torch.xlogy(1 - x, 1 - grey[:1])).sum(1)
+    torch.testing.assert_close(one, direct)
+    # a pixel of probability 0 that is on: impossible under that kernel only
+    c = torch.tensor([[0.0, 0.5], [0.5, 0.5]], dtype=torch.float64)
+    v = binarised_mixture_log_likelihood(c, torch.tensor([[1.0, 1.0]]))
+    assert abs(v.item() - (math.log(0.25) - math.log(2))) < 1e-9
+
+
+def test_data_ceiling_lies_between_the_model_scores_and_the_binarisation_ceiling():
+    g = torch.Generator().manual_seed(1)
+    grey = torch.rand(40, 20, generator=g, dtype=torch.float64)
+    ceiling = data_log_likelihood_ceiling(grey, n_samples=20_000, generator=2)
+    cond = -binarisation_entropy(grey).mean().item()
+    # -H(x) = -E H(x|g) - I(n; x) with 0 <= I <= log N
+    assert cond - math.log(40) - 4 * ceiling.stderr < ceiling.value < cond + 4 * ceiling.stderr
+    # the independent-pixel model (a valid model of x) scores no more than -H(x) on average
+    x = torch.bernoulli(grey[torch.randint(40, (20_000,), generator=g)], generator=g)
+    p = grey.mean(0)
+    ind = (torch.xlogy(x, p) + torch.xlogy(1 - x, 1 - p)).sum(1).mean().item()
+    assert ind < ceiling.value

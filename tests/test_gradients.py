@@ -116,3 +116,43 @@ def test_bad_f_and_estimator_names():
         estimator_variance_curve(square, 0.0, 1.0, n_repeats=1)
     with pytest.raises(ValueError, match="sample_counts"):
         estimator_variance_curve(square, 0.0, 1.0, sample_counts=())
+
+
+@pytest.mark.parametrize("mu, sigma", [(2.0, 0.5), (1.0, 1.0)])
+def test_score_baseline_keeps_the_mean_and_cuts_the_variance_to_its_closed_form(mu, sigma):
+    # f = z^2: Var = mu^4/sigma^2 + 14 mu^2 + 15 sigma^2 (b = 0), 8 mu^2 + 10 sigma^2 (b = E f)
+    n = 400_000
+    plain = score_gradient_samples(square, mu, sigma, n, generator=7)
+    based = score_gradient_samples(square, mu, sigma, n, generator=7, baseline=mu**2 + sigma**2)
+    v0 = mu**4 / sigma**2 + 14 * mu**2 + 15 * sigma**2
+    v1 = 8 * mu**2 + 10 * sigma**2
+    for g, v in ((plain, v0), (based, v1)):
+        assert abs(g.mean().item() - 2 * mu) < 4 * math.sqrt(v / n)
+        assert abs(g.var().item() - v) < 0.05 * v
+    # same draws: the difference is exactly -b * eps / sigma
+    eps = torch.randn(n, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    torch.testing.assert_close(plain - based, (mu**2 + sigma**2) * eps / sigma)
+
+
+def test_score_baseline_is_checked():
+    with pytest.raises((TypeError, ValueError)):
+        score_gradient_samples(square, 0.0, 1.0, 4, baseline=float("nan"))
+
+
+def test_exact_sample_variance_known_answers():
+    from course_vae.gradients import exact_sample_variance
+
+    mu, sigma = 2.0, 0.5
+    v_r = exact_sample_variance("reparameterisation", square, mu, sigma)
+    assert abs(v_r - 4 * sigma**2) < 1e-10
+    assert abs(exact_sample_variance("score function", square, mu, sigma) - 123.75) < 1e-9
+    b = mu**2 + sigma**2
+    v1 = exact_sample_variance("score function", square, mu, sigma, baseline=b)
+    assert abs(v1 - (8 * mu**2 + 10 * sigma**2)) < 1e-9           # 34.5
+    # the best constant baseline, b = mu^2 + 3 sigma^2, does a little better still
+    best = mu**2 + 3 * sigma**2
+    assert exact_sample_variance("score function", square, mu, sigma, baseline=best) < v1
+    # a smooth non-polynomial f against a large Monte Carlo sample
+    g = score_gradient_samples(torch.sin, 0.5, 1.0, 400_000, generator=3)
+    v = exact_sample_variance("score function", torch.sin, 0.5, 1.0)
+    assert abs(g.var().item() - v) < 0.02 * v

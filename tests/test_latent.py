@@ -172,3 +172,62 @@ def test_fitted_samplers_follow_their_codes():
 def test_bad_code_arguments_are_named(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+# ---------------------------------------------------------------- chapter 03 (issue 20) additions
+from course_vae.latent import hole_rates, prior_null_codes  # noqa: E402
+
+
+def test_prior_null_codes_have_the_prior_as_population():
+    mu, logvar = prior_null_codes(200_000, [0.5, 0.1, 0.9], generator=0)
+    total_var = mu.var(0) + logvar.exp()[0]
+    assert torch.allclose(total_var, torch.ones(3, dtype=torch.float64), atol=0.01)
+    assert mu.mean(0).abs().max() < 0.01
+    mu1, lv1 = prior_null_codes(10, 0.3, latent_dim=4, generator=1)
+    assert mu1.shape == lv1.shape == (10, 4)
+    assert torch.allclose(lv1, torch.full((10, 4), math.log(0.09), dtype=torch.float64))
+    with pytest.raises(ValueError):
+        prior_null_codes(10, 1.2, latent_dim=2)
+    with pytest.raises(ValueError):
+        prior_null_codes(10, 0.3)
+
+
+def test_hole_rates_known_answer_for_one_narrow_posterior():
+    # q(z) = N(0, s^2 I) in 2-D: q < p iff |z|^2 > r^2 = 2 d log(1/s) / (1/s^2 - 1); for z ~ p,
+    # P(|z|^2 > r^2) = exp(-r^2 / 2) (chi-square with 2 degrees of freedom)
+    s, d = 0.5, 2
+    z = torch.randn(200_000, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    rates = hole_rates(z, torch.zeros(1, d), torch.full((1, d), 2 * math.log(s)))
+    r2 = 2 * d * math.log(1 / s) / (1 / s**2 - 1)
+    r2_deep = 2 * (d * math.log(1 / s) + math.log(10)) / (1 / s**2 - 1)
+    assert abs(rates.hole - math.exp(-r2 / 2)) < 0.005
+    assert abs(rates.deep - math.exp(-r2_deep / 2)) < 0.005
+
+
+def test_surgery_known_cases():
+    # identical posteriors: I(n; z) = 0; far-apart needles: I(n; z) = log N
+    n, d = 40, 2
+    same = elbo_surgery(torch.full((n, d), 0.3), torch.full((n, d), -0.5), n_samples=20)
+    assert abs(same.mutual_info) < 4 * same.stderr + 1e-9
+    far_mu = 50.0 * torch.randn(n, d, generator=torch.Generator().manual_seed(0))
+    far = elbo_surgery(far_mu, torch.full((n, d), -8.0), n_samples=5)
+    assert abs(far.mutual_info - math.log(n)) < 4 * far.stderr + 1e-6
+    # the prior null: place and scale near 0
+    mu, lv = prior_null_codes(2000, 0.5, latent_dim=d, generator=3)
+    assert elbo_surgery(mu, lv, n_samples=2).placement_kl < 0.01
+
+
+def test_surgery_with_sampled_entropy_stays_below_log_n_and_matches_the_closed_one():
+    g = torch.Generator().manual_seed(5)
+    n, d = 100, 3
+    needles = (torch.randn(n, d, generator=g), torch.full((n, d), 2 * math.log(0.005)))
+    s = elbo_surgery(*needles, n_samples=10, entropy="sampled")
+    assert s.mutual_info <= s.log_n + 1e-9
+    assert abs(s.mean_kl - (s.mutual_info + s.placement_kl + s.shape_kl)) < 1e-9
+    wide = (torch.randn(n, d, generator=g), torch.full((n, d), -1.0))
+    a = elbo_surgery(*wide, n_samples=30, entropy="sampled", generator=1)
+    b = elbo_surgery(*wide, n_samples=30, generator=2)
+    assert abs(a.mutual_info - b.mutual_info) < 4 * math.hypot(a.stderr, b.stderr)
+    assert abs(a.shape_kl - b.shape_kl) < 4 * math.hypot(a.stderr, b.stderr) + 0.02
+    with pytest.raises(ValueError):
+        elbo_surgery(*wide, entropy="exact")

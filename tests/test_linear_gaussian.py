@@ -166,3 +166,27 @@ def test_validation():
     with pytest.raises(ValueError, match="x contains NaN"):
         lg.log_marginal(torch.tensor([0.0, math.nan, 0.0]))
     assert "latent_dim=2" in repr(lg)
+
+
+# ---------------------------------------------------------------- chapter 03 (issue 20) additions
+from course_vae.linear_gaussian import importance_weight_min_eigenvalue, optimise_diagonal_q  # noqa: E402
+
+
+def test_optimised_diagonal_q_reaches_the_closed_form_best_diagonal_q():
+    lg = LinearGaussian.random(data_dim=3, latent_dim=2, noise_std=0.5, seed=4)
+    x = lg.sample(6, generator=0)[1]
+    m, v = lg.mean_field_posterior(x)
+    zeros = torch.zeros(len(x), 2, dtype=torch.float64)
+    mu, logvar = optimise_diagonal_q(lambda xx, z: lg.log_likelihood(xx, z), x, zeros, zeros,
+                                     steps=1500, lr=0.03, n_samples=64, generator=1)
+    best = lg.elbo(x, m, q_var=v)
+    got = lg.elbo(x, mu, q_var=logvar.exp())
+    assert (best - got).max() < 0.02 and (got <= best + 1e-12).all()
+    assert (lg.elbo(x, zeros, q_var=torch.ones_like(zeros)) < got - 0.1).all()
+
+
+@pytest.mark.parametrize("rho", [0.3, 0.49, 0.51, 0.8])
+def test_weight_variance_is_infinite_exactly_when_the_correlation_exceeds_one_half(rho):
+    M = torch.tensor([[2.0, rho * 2.0], [rho * 2.0, 2.0]], dtype=torch.float64)  # precision
+    lam = importance_weight_min_eigenvalue(M, 1 / M.diagonal())
+    assert (lam > 0) == (rho < 0.5)

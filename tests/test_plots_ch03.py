@@ -59,9 +59,16 @@ def test_gradient_variance_plot_shows_the_curve():
         ax0, ax1 = fig.axes
         _labelled(ax0)
         _labelled(ax1)
-        line = next(ln for ln in ax0.get_lines() if ln.get_label() == "score function")
+        line = next(ln for ln in ax0.get_lines() if ln.get_label() == "score function (measured)")
         np.testing.assert_allclose(line.get_ydata(), curve["score function"]["var"])
         assert any(ln.get_label() == "true gradient" for ln in ax1.get_lines())
+    finally:
+        plt.close(fig)
+    # the 1/L line anchored at the exact per-sample variance, not the noisy L = 1 point
+    fig = plot_gradient_variance(curve, exact_var={"score function": 123.75})
+    try:
+        ref = next(ln for ln in fig.axes[0].get_lines() if "exact" in ln.get_label())
+        np.testing.assert_allclose(ref.get_ydata(), 123.75 / np.array(curve["sample_counts"]))
     finally:
         plt.close(fig)
     with pytest.raises(ValueError, match="curve"):
@@ -77,6 +84,14 @@ def test_training_curves_plot_the_history():
             _labelled(ax)
             ys = [list(ln.get_ydata()) for ln in ax.get_lines()]
             assert hist[f"train_{key}"] in ys and hist[f"test_{key}"] in ys
+    finally:
+        plt.close(fig)
+    hist3 = {**hist, "train_elbo": [-31, -27, -27], "test_elbo": [-30.5, -28, -27.5]}
+    fig = plot_training_curves(hist3)
+    try:
+        assert len(fig.axes) == 3 and "ELBO" in fig.axes[2].get_title()
+        ys = [list(ln.get_ydata()) for ln in fig.axes[2].get_lines()]
+        assert hist3["train_elbo"] in ys and hist3["test_elbo"] in ys
     finally:
         plt.close(fig)
     with pytest.raises(ValueError, match="history"):
@@ -130,6 +145,12 @@ def test_latent_scatter_point_and_beta_comparison():
     try:
         titles = [a.get_title() for a in fig.axes]
         assert any(t.startswith("m: codes") for t in titles)
+    finally:
+        plt.close(fig)
+    res8 = {"m": {**res["m"], "mu": torch.randn(20, 8)}}
+    fig = plot_beta_comparison(res8, (8, 8))
+    try:
+        assert any("slice" in a.get_title() for a in fig.axes)
         assert len(fig.axes) == 1 + 1 + 30  # scatter, its colour bar, 3 x 10 images
     finally:
         plt.close(fig)
@@ -163,6 +184,13 @@ def test_elbo_surgery_and_hole_map_are_labelled():
         ax = fig.axes[0]
         _labelled(ax)
         assert ax.get_legend() is not None and "hole" in ax.get_title().lower()
+    finally:
+        plt.close(fig)
+    far = np.array([[-40.0, 0.0], [0.0, 0.0], [1.0, 1.0], [0.5, 0.5]])
+    fig = plot_hole_map(axis, axis, lr, far, hole, None, None, (2, 2))
+    try:
+        assert len(fig.axes) == 2  # the map and its colour bar, no image rows
+        assert fig.axes[0].get_xlim() == (-2.0, 2.0)  # a far sample does not stretch the axes
     finally:
         plt.close(fig)
 

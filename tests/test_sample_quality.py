@@ -82,3 +82,22 @@ def test_feature_net_is_seeded_and_leaves_the_global_rng_alone():
 def test_bad_precision_recall_arguments_are_named(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+# ---------------------------------------------------------------- chapter 03 (issue 20) additions
+from course_vae.sample_quality import blur, shift  # noqa: E402
+
+
+def test_shift_moves_pixels_and_blur_spreads_them():
+    img = torch.zeros(1, 64)
+    img[0, 3 * 8 + 4] = 1.0                        # one pixel at row 3, column 4
+    s = shift(img, (8, 8), dx=1, dy=-2)
+    assert s[0, 1 * 8 + 5] == 1.0 and s.sum() == 1.0
+    assert shift(img, (8, 8), dx=-5).sum() == 0.0   # pushed off the edge
+    b = blur(img, (8, 8), sigma=1.0).reshape(8, 8)
+    assert abs(b.sum().item() - 1.0) < 1e-6 and b[3, 4] == b.max() and b[3, 4] < 0.2
+    assert b[3, 3] == b[3, 5] == b[2, 4] == b[4, 4] > 0
+    with pytest.raises(ValueError):
+        shift(img, (8, 8), dx=8)
+    with pytest.raises(ValueError):
+        blur(img, (4, 4))

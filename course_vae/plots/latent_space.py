@@ -51,11 +51,13 @@ def plot_latent_scatter(mu, labels, title: str = "Posterior means of the test im
                 label="chosen z")
     cb = fig.colorbar(sc, ax=ax, ticks=range(10))
     cb.set_label("digit")
-    ax.set_xlabel(f"$z_{i + 1}$")
+    ax.set_xlabel(f"$z_{i + 1}$   (dotted: prior $N(0, I)$, radius 1, 2, 3)", fontsize=9)
     ax.set_ylabel(f"$z_{j + 1}$")
     ax.set_title(title)
     ax.set_aspect("equal", adjustable="datalim")
-    ax.legend(loc="upper right", fontsize=8)
+    if point is not None:  # the circles are named in the x label; a legend only for the star
+        ax.legend(handles=[h for h in ax.get_lines() if h.get_label() == "chosen z"],
+                  loc="upper right", fontsize=8)
     return fig
 
 
@@ -104,8 +106,10 @@ def plot_beta_comparison(results: dict, image_shape: tuple[int, int], n: int = 1
     for r, (label, res) in enumerate(results.items()):
         check_keys(res, ("mu", "labels", "samples", "originals", "recons"), f"results[{label!r}]")
         left, right = sub[r, 0].subfigures(1, 2, width_ratios=[1.0, 1.6])
-        plot_latent_scatter(res["mu"], res["labels"], title=f"{label}: codes ($z_1$, $z_2$)",
-                            ax=left.add_subplot(1, 1, 1))
+        d = as_array(res["mu"], "mu").shape[1]
+        title = (f"{label}: codes ($z_1$, $z_2$)" if d == 2 else
+                 f"{label}: codes, a 2-D slice\n($z_1$, $z_2$ of {d} coordinates)")
+        plot_latent_scatter(res["mu"], res["labels"], title=title, ax=left.add_subplot(1, 1, 1))
         axes = right.subplots(3, n)
         rows = (("samples", "prior samples"), ("originals", "test images"),
                 ("recons", "reconstructions"))
@@ -171,29 +175,37 @@ def plot_hole_map(z1, z2, log_ratio, prior_z, in_hole, hole_images, dense_images
     r"""Left: log q(z) - log p(z) over a grid (``z1``, ``z2`` axes, ``log_ratio`` of shape
     (len(z2), len(z1)), rows in increasing z2) with prior samples ``prior_z`` overlaid, those
     in holes (``in_hole``: log q - log p < ``threshold``, drawn as a black line) marked apart.
-    Right: decodings of prior samples in holes and in dense regions.  Returns the Figure.
+    Right (unless both image sets are None): decodings of prior samples in holes and in
+    dense regions.  The axes span the grid; samples beyond it are not drawn.  Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
     h, w = check_image_shape(image_shape)
     z1, z2, lr = as_array(z1, "z1"), as_array(z2, "z2"), as_array(log_ratio, "log_ratio")
     pz, hole = as_array(prior_z, "prior_z"), np.asarray(in_hole, dtype=bool)
-    fig = plt.figure(figsize=(13, 5.2))
-    left, right = fig.subfigures(1, 2, width_ratios=[1.0, 1.1])
+    images = hole_images is not None or dense_images is not None
+    fig = plt.figure(figsize=(13, 5.2) if images else (6.4, 6.0))
+    left, right = fig.subfigures(1, 2, width_ratios=[1.0, 1.1]) if images else (fig, None)
     ax = left.add_subplot(1, 1, 1)
     lim = float(np.nanmax(np.abs(np.clip(lr, -3, 3))))
     mesh = ax.pcolormesh(z1, z2, np.clip(lr, -lim, lim), cmap="RdBu", vmin=-lim, vmax=lim,
                          shading="auto")
     left.colorbar(mesh, ax=ax, label=r"$\log q(z) - \log p(z)$ (nats)")
     ax.contour(z1, z2, lr, levels=[threshold], colors="black", linewidths=1)
+    ax.plot([], [], color="black", linewidth=1,
+            label=f"log q - log p = {threshold:g}: holes lie outside the dense (blue) islands")
     ax.scatter(pz[~hole, 0], pz[~hole, 1], s=6, color="white", edgecolor="black", linewidth=0.3,
                label="prior sample where q(z) is denser")
     ax.scatter(pz[hole, 0], pz[hole, 1], s=10, color="yellow", marker="x",
-               label=f"prior sample in a hole: log q - log p < {threshold:g} (black line)")
+               label=f"prior sample in a hole: log q - log p < {threshold:g}")
     ax.set(xlabel="$z_1$", ylabel="$z_2$", aspect="equal",
            title="Holes (red): the prior puts more mass than the codes\n"
                  "blue: codes denser than the prior")
+    ax.set_xlim(float(z1.min()), float(z1.max()))
+    ax.set_ylim(float(z2.min()), float(z2.max()))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, ncol=1)
+    if not images:
+        return fig
     axes = right.subplots(2, n)
     draw_image_row(axes[0], as_array(hole_images, "hole_images").reshape(-1, h * w), (h, w),
                    "in a hole")

@@ -54,57 +54,65 @@ def plot_elbo_vs_q(param, elbos: dict, log_px: float, gaps_kl: dict | None = Non
     return fig
 
 
-def plot_gradient_variance(curve: dict, true_grad: float | None = None):
-    r"""Gradient estimators against the sample count S (``curve`` from
-    :func:`course_vae.gradients.estimator_variance_curve`).  Left: variance of the S-sample
-    estimate (log-log; Var_1/S is a line of slope -1).  Right: mean +- 2 standard errors
-    with the true gradient.  Returns the Figure.
+def plot_gradient_variance(curve: dict, true_grad: float | None = None,
+                           exact_var: dict | None = None):
+    r"""Gradient estimators against the sample count L (``curve`` from
+    :func:`course_vae.gradients.estimator_variance_curve`).  Left: variance of the L-sample
+    estimate (log-log), with the line Var_1 / L of slope -1 anchored at the exact per-sample
+    variance where ``exact_var`` (estimator name -> Var_1) gives it, else at the measured
+    L = 1 point.  Right: mean +- 2 standard errors with the true gradient.  Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
     from course_vae.gradients import ESTIMATORS
 
     check_keys(curve, ("sample_counts", *ESTIMATORS), "curve")
+    exact_var = {} if exact_var is None else dict(exact_var)
     s = np.asarray(curve["sample_counts"], dtype=float)
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.0))
     for i, name in enumerate(ESTIMATORS):
         st = curve[name]
         var, mean, se = (np.asarray(st[k], dtype=float) for k in ("var", "mean", "stderr"))
-        ax0.loglog(s, var, "o-", color=f"C{i}", label=name)
-        ax0.loglog(s, var[0] / s, ":", color=f"C{i}", linewidth=1.2,
-                   label=rf"{name}: Var$_1/S$")
+        ax0.loglog(s, var, "o-", color=f"C{i}", label=f"{name} (measured)")
+        if name in exact_var:
+            v1, what = float(exact_var[name]), f"exact Var$_1$ = {float(exact_var[name]):g}"
+        else:
+            v1, what = var[0], "measured Var$_1$"
+        ax0.loglog(s, v1 / s, ":", color=f"C{i}", linewidth=1.2,
+                   label=rf"{name}: Var$_1/L$, {what}")
         offset = 1.0 + 0.04 * (i - 0.5)
         ax1.errorbar(s * offset, mean, yerr=2 * se, fmt="o", color=f"C{i}", capsize=3,
                      label=f"{name} (mean $\\pm$ 2 SE)")
     if true_grad is not None:
         ax1.axhline(float(true_grad), color="black", linestyle="--", label="true gradient")
-    ax0.set_xlabel("samples per estimate S")
+    ax0.set_xlabel("samples per estimate L")
     ax0.set_ylabel("variance of the estimate")
     ax0.set_title("Variance of the gradient estimate")
-    ax0.legend()
+    ax0.legend(fontsize=8)
     ax1.set_xscale("log")
-    ax1.set_xlabel("samples per estimate S")
+    ax1.set_xlabel("samples per estimate L")
     ax1.set_ylabel(r"estimate of $d/d\mu\ \mathbb{E}[f(z)]$")
     ax1.set_title("Both estimators are unbiased")
-    ax1.legend()
+    ax1.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def plot_training_curves(history: dict):
-    r"""The reconstruction term E_q[log p(x|z)] (left) and the KL (right) per epoch, train and
-    test, in nats per example (``history`` from :func:`course_vae.train.train`).
-    Returns the Figure.
+    r"""The reconstruction term E_q[log p(x|z)], the KL and, when ``history`` has them, the
+    ELBO = recon - KL per epoch, train and test, in nats per example (``history`` from
+    :func:`course_vae.train.train`).  Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
     check_keys(history, ("epoch", "train_recon", "train_kl", "test_recon", "test_kl"), "history")
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.8))
+    panels = [("recon", r"Reconstruction term $\mathbb{E}_q[\log p(x|z)]$"),
+              ("kl", r"KL$(q(z|x)\,\|\,p(z))$")]
+    if "train_elbo" in history and "test_elbo" in history:
+        panels.append(("elbo", "ELBO = reconstruction - KL"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8))
     ep = history["epoch"]
-    for ax, key, title in (
-        (ax0, "recon", r"Reconstruction term $\mathbb{E}_q[\log p(x|z)]$"),
-        (ax1, "kl", r"KL$(q(z|x)\,\|\,p(z))$"),
-    ):
+    for ax, (key, title) in zip(axes, panels, strict=True):
         ax.plot(ep, history[f"train_{key}"], label="train (average over the epoch)")
         if history[f"test_{key}"]:
             ax.plot(ep, history[f"test_{key}"], label="test (end of epoch)")
