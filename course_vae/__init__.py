@@ -13,7 +13,8 @@ Each module holds what its name says:
   VAE, the likelihoods, the reparameterisation), ``made`` (an autoregressive decoder),
   ``conv`` (a convolutional VAE), ``rng`` (random generators);
 * VAE losses as people write them: ``loss_bugs`` (the correct loss and the bugs people
-  ship, a loss builder), ``audit`` (a loss's effective beta, forms and reductions);
+  ship, a loss builder), ``audit`` (a loss's effective beta, forms and reductions),
+  ``loss_source`` (a function read out of a script without running it);
 * training: ``train`` (the one loop for every model), ``schedules`` (beta schedules, free
   bits, capacity), ``recipes`` (every chapter's budget and the builders that train it),
   ``runs`` (summaries of trained runs that tables read);
@@ -38,6 +39,7 @@ from course_vae import (
     latent,
     linear_gaussian,
     loss_bugs,
+    loss_source,
     made,
     mnist,
     models,
@@ -94,6 +96,7 @@ __all__ = [
     "linear_gaussian",
     "load_dataset",
     "loss_bugs",
+    "loss_source",
     "made",
     "mnist",
     "models",

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_vae.audit import LossAudit, LossSourceError, audit_vae_loss, load_loss_function, main
+from course_vae.audit import LossAudit, audit_vae_loss, main
 from course_vae.loss_bugs import CATALOGUE, correct_loss, kl_sign_flipped, recon_mean_kl_sum
+from course_vae.loss_source import LossSourceError, load_loss_function
 
 ROOT = Path(__file__).resolve().parents[1]
 
