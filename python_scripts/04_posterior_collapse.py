@@ -490,7 +490,7 @@ remedies = {
 for name, kwargs in remedies.items():
     for seed in SEEDS:
         model, history, tracker = train_text_recipe(train_tokens, test_tokens, seed,
-                                                    track=seed == 0, **kwargs)
+                                                    track=seed == 0 or "annealing" in name, **kwargs)
         runs[(f"text: {name}", f"seed {seed}")] = summarize_text_run(
             model, history, test_tokens, CH04_TEXT["iwae_samples"], seed, tracker, mi_seed=len(runs))
         text_models[(f"text: {name}", f"seed {seed}")] = model
@@ -621,7 +621,8 @@ assert all(abs(a - b) < 0.2 for a, b in zip(lag_stats[WARM]["log_px"] + lag_stat
 # twice the training steps, not $z$); the aggressively trained encoders collapse like the
 # baseline. A lagging encoder is not what keeps $z$ empty here: the objective prefers it empty.
 #
-# **KL per dimension during training, with $\beta(t)$** (seed 0, every 4 steps). While $\beta < 1$ a
+# **KL per dimension during training, with $\beta(t)$** (seed 0 drawn, every 4 steps; the check
+# covers all 3 seeds). While $\beta < 1$ a
 # nat in $z$ costs only $\beta$, so the optimum at that $\beta$ is not collapsed; yet the KL falls to
 # about 0 well before $\beta$ reaches 1 — a fact of training dynamics, not of the optimum.
 # (A KL is what is charged, not proof of information.) Annealing is He et al.'s baseline, not
@@ -635,17 +636,20 @@ fig = plot_kl_over_training(tracks, title="Text VAE: KL per dimension (test set)
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-during = {}  # seed 0: the total KL while beta < 0.75, and at the end
+during = {}  # every seed: the total KL while beta < 0.75, and at the end
 for name in ("linear annealing", "cyclical annealing"):
-    t = runs[(f"text: {name}", "seed 0")]["track"]
-    kl_t = [sum(k) for k in t["kl_per_dim"]]
-    half = [i for i, b in enumerate(t["beta"]) if b < 0.75]
-    during[name] = (max(kl_t[: half[-1] + 1]), kl_t[half[-1]], kl_t[-1])
-for name, (peak, at_075, end) in during.items():
-    print(f"{name:20s} seed 0: KL while beta < 0.75: largest {peak:.2f}, last {at_075:.3f}; "
+    for seed in SEEDS:
+        t = runs[(f"text: {name}", f"seed {seed}")]["track"]
+        kl_t = [sum(k) for k in t["kl_per_dim"]]
+        half = [i for i, b in enumerate(t["beta"]) if b < 0.75]
+        during[(name, seed)] = (max(kl_t[: half[-1] + 1]), kl_t[half[-1]], kl_t[-1])
+for (label, run_seed), (peak, at_075, end) in during.items():
+    print(f"{label:20s} seed {run_seed}: KL while beta < 0.75: largest {peak:.2f}, last {at_075:.3f}; "
           f"at the end {end:.3f} nats")
 assert all(peak > 0.5 for peak, _, _ in during.values())  # the KL rose at first ...
-assert all(b_ < 0.05 for _, b_, _ in during.values())  # ... fell before beta = 0.75
+# measured (seeds 0-2): largest 6.9-9.6 (linear), 2.0-3.9 (cyclical); at the last record with
+# beta < 0.75: 0.035-0.066 (linear, beta 0.72), 0.004-0.011 (cyclical); at the end 0.003-0.006
+assert all(b_ < 0.1 and b_ < 0.02 * peak for peak, b_, _ in during.values())  # ... fell before 0.75
 assert all(end < 0.05 for _, _, end in during.values())  # ... and stayed down
 
 # %% [markdown]

@@ -47,6 +47,8 @@ def test_remedy_comparison_panels_and_baseline():
     kl_ax = fig.axes[1]
     assert [p.get_height() for p in kl_ax.patches] == [3.0, 3.8]
     assert kl_ax.get_title() and kl_ax.get_ylabel()
+    assert not fig.axes[0].patches  # negative ELBOs: squares, no bars from a floor
+    assert fig.axes[0].get_ylim()[0] < -23.6 < -23.5 < fig.axes[0].get_ylim()[1]
     plt.close(fig)
     with pytest.raises(ValueError, match="baseline"):
         plot_remedy_comparison(results, baseline="nope")

@@ -65,7 +65,7 @@ UNCOMPARED: dict[str, dict[str, str]] = {
             "IWAE_K of trained models, K up to 1000",
         'lag_stats = {name: {"first": [c[0] for c in lag[name]], **{':
             "KL of warm-started and aggressively trained models",
-        "during = {}  # seed 0: the total KL while beta < 0.75, and at the end":
+        "during = {}  # every seed: the total KL while beta < 0.75, and at the end":
             "KL over training of annealed runs",
     },
     "05_beta_vae": {

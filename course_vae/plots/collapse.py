@@ -100,7 +100,9 @@ def plot_remedy_comparison(
 
     A value may be a number or a list of per-seed values: the bar is then their mean, with
     the standard deviation as an error bar and every seed as a black dot.  ``metrics`` maps
-    the keys to panel titles (default :data:`CH04_METRICS`); the ``baseline`` run (a key of
+    the keys to panel titles (default :data:`CH04_METRICS`); a panel whose values are all
+    negative (log-likelihoods, ELBOs) draws squares instead of bars, so no bar starts at an
+    arbitrary floor; the ``baseline`` run (a key of
     ``results``) is drawn in grey and its mean as a dashed line in every panel.
     Returns the Figure.
     """
@@ -123,11 +125,15 @@ def plot_remedy_comparison(
         colors = ["grey" if lab == baseline else f"C{i}" for i, lab in enumerate(labels)]
         lo = min(v.min() for v in per_seed)
         hi = max(v.max() for v in per_seed)
-        bottom = 0.0
-        if hi < 0:  # negative values close together (log-likelihoods): start below the lowest
-            bottom = lo - max(0.5, 0.2 * (hi - lo))
         x = np.arange(len(labels))
-        ax.bar(x, values - bottom, bottom=bottom, color=colors, yerr=errors, capsize=3)
+        bottom = 0.0
+        if hi < 0:  # log-likelihoods: a bar from an arbitrary floor would mislead; points
+            bottom = lo - max(0.5, 0.2 * (hi - lo))
+            for i in range(len(labels)):
+                ax.errorbar(x[i], values[i], yerr=errors[i], fmt="s", color=colors[i],
+                            markersize=8, capsize=3)
+        else:
+            ax.bar(x, values, color=colors, yerr=errors, capsize=3)
         for i, v in enumerate(per_seed):
             if len(v) > 1:
                 ax.plot(np.full(len(v), x[i]), v, "k.", markersize=4,
