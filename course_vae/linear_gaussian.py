@@ -278,3 +278,104 @@ def importance_weight_min_eigenvalue(precision: Any, q_var: Any) -> float:
 
 
 __all__ += ["importance_weight_min_eigenvalue", "optimise_diagonal_q"]
+
+
+# --------------------------------------------------------------------------- chapter 04:
+# the linear VAE (probabilistic PCA) and which directions collapse
+
+__all__ += ["LinearVAE", "gaussian_data", "linear_vae_optimum"]
+
+
+def linear_vae_optimum(eigenvalues: Any, noise_var: float, beta: float = 1.0) -> dict:
+    r"""The beta-weighted ELBO's optimum of a linear VAE, per principal direction (closed form).
+
+    Data with covariance U diag(lambda) U^T; decoder x | z ~ N(W z + b, noise_var I); a
+    diagonal Gaussian encoder q(z|x) = N(A (x - b), diag s^2); loss recon + beta KL.  Per
+    direction i (the optimum aligns the latents with U, Lucas et al. 2019) the objective is
+    -(beta / 2) [lambda_i / c_i + log(c_i / (beta noise_var))] + const with
+    c_i = w_i^2 + beta noise_var, maximised at c_i = max(lambda_i, beta noise_var):
+
+    * decoder column norm^2 w_i^2 = max(0, lambda_i - beta noise_var) (pPCA with noise_var
+      replaced by beta noise_var): the direction **collapses** (w_i = 0, q = prior) iff
+      lambda_i <= beta noise_var;
+    * KL_i = 1/2 max(0, log(lambda_i / (beta noise_var))) nats;
+    * Var_x mu_i = max(0, 1 - beta noise_var / lambda_i) (the active-unit statistic);
+    * posterior variance s_i^2 = min(1, beta noise_var / lambda_i).
+
+    Returns a dict of float64 tensors ``w2``, ``kl``, ``mu_var``, ``post_var`` and the bool
+    tensor ``collapsed``, each of shape (len(eigenvalues),).
+    """
+    lam = as_float64(eigenvalues, "eigenvalues")
+    if lam.dim() != 1 or lam.numel() == 0 or (lam <= 0).any():
+        raise ValueError("eigenvalues must be a non-empty 1-D tensor of positive variances")
+    t = check_real(beta, "beta", low=0.0) * check_real(noise_var, "noise_var", low=0.0)
+    if t <= 0:
+        raise ValueError("beta * noise_var must be positive")
+    collapsed = lam <= t
+    ratio = torch.clamp(lam / t, min=1.0)
+    return {"w2": torch.clamp(lam - t, min=0.0), "kl": 0.5 * torch.log(ratio),
+            "mu_var": 1 - 1 / ratio, "post_var": 1 / ratio, "collapsed": collapsed}
+
+
+def gaussian_data(eigenvalues: Any, n: int, seed: int = 0) -> torch.Tensor:
+    r"""``n`` rows of x ~ N(0, U diag(eigenvalues) U^T), U a seeded random rotation (float32)."""
+    lam = as_float64(eigenvalues, "eigenvalues")
+    if lam.dim() != 1 or (lam <= 0).any():
+        raise ValueError("eigenvalues must be a 1-D tensor of positive variances")
+    n = check_positive_int(n, "n")
+    g = torch.Generator().manual_seed(check_seed(seed))
+    d = lam.numel()
+    u, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    x = torch.randn(n, d, generator=g, dtype=torch.float64) * lam.sqrt()
+    return (x @ u.T).float()
+
+
+class LinearVAE(torch.nn.Module):
+    r"""A linear VAE: q(z|x) = N(A x + a, diag exp(logvar)) with a learnt logvar shared by
+    all inputs, and a decoder x | z ~ N(W z + b, noise_var I) with ``noise_var`` fixed.
+
+    Follows the course's model protocol (``encode``, ``log_likelihood``, ``check_data``), so
+    :func:`course_vae.train.train` trains it; its beta-weighted optimum is
+    :func:`linear_vae_optimum` of the data's covariance eigenvalues.
+    """
+
+    def __init__(self, data_dim: int, latent_dim: int, noise_var: float, seed: int = 0):
+        super().__init__()
+        self.data_dim = check_positive_int(data_dim, "data_dim")
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.noise_var = check_real(noise_var, "noise_var", low=0.0)
+        if self.noise_var <= 0:
+            raise ValueError("noise_var must be positive")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(check_seed(seed))
+            self.enc = torch.nn.Linear(data_dim, latent_dim)
+            self.logvar = torch.nn.Parameter(torch.zeros(latent_dim))
+            self.dec = torch.nn.Linear(latent_dim, data_dim)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z|x), each (n, latent_dim)."""
+        return self.enc(x), self.logvar.expand(len(x), -1)
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor,
+                       generator: torch.Generator | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log N(x; W z + b, noise_var I) summed over coordinates, the mean W z + b)."""
+        mean = self.dec(z)
+        ll = -0.5 * (((x - mean) ** 2) / self.noise_var
+                     + math.log(2 * math.pi * self.noise_var)).sum(-1)
+        return ll, mean
+
+    def check_data(self, data: Any, name: str = "data") -> torch.Tensor:
+        """``data`` if it is a finite float tensor (n, data_dim), n >= 1; else raise."""
+        if not isinstance(data, torch.Tensor) or not data.is_floating_point():
+            raise TypeError(f"{name} must be a float tensor (n, {self.data_dim})")
+        if data.dim() != 2 or data.shape[0] == 0 or data.shape[1] != self.data_dim:
+            raise ValueError(
+                f"{name} must have shape (n, {self.data_dim}), got {tuple(data.shape)}")
+        if not torch.isfinite(data).all():
+            raise ValueError(f"{name} must be finite")
+        return data
+
+    def column_norms2(self) -> torch.Tensor:
+        """|W_:,j|^2 of each latent's decoder column (0 for a collapsed latent)."""
+        return (self.dec.weight.detach().double() ** 2).sum(0)

@@ -17,9 +17,15 @@ from typing import Any
 import torch
 
 from course_vae._validate import check_model, check_nonnegative_int, check_positive_int
-from course_vae.diagnostics import encode_dataset, kl_per_dimension, model_diagnostics
+from course_vae.diagnostics import (
+    encode_dataset,
+    kl_per_dimension,
+    latent_diagnostics,
+    linear_probe_accuracy,
+    paired_mutual_information,
+)
 from course_vae.disentanglement import dci, mig, mig_details
-from course_vae.models import VAE
+from course_vae.models import VAE, reparameterize
 from course_vae.score_calibration import permute_rows
 from course_vae.sprites import Sprites
 
@@ -35,25 +41,30 @@ __all__ = [
 ]
 
 
-def _latent_fields(diag: Any) -> dict:
-    """The latent-space numbers of a :class:`~course_vae.diagnostics.LatentDiagnostics`."""
+def _latent_fields(diag: Any, mu: torch.Tensor, logvar: torch.Tensor, mi_seed: int) -> dict:
+    """The latent-space numbers of a :class:`~course_vae.diagnostics.LatentDiagnostics`;
+    I(x; z) by the paired estimator (:func:`~course_vae.diagnostics.paired_mutual_information`,
+    one draw per point from the generator ``mi_seed``: a different one per run)."""
+    mi = paired_mutual_information(mu.detach(), logvar.detach(), 1, generator=mi_seed)
     return {
         "kl_per_dim": diag.kl_per_dim.detach().cpu().double(),
         "n_active": diag.n_active,
-        "mutual_info": diag.mutual_info.value,
-        "mutual_info_stderr": diag.mutual_info.stderr,
+        "mutual_info": mi.value,
+        "mutual_info_stderr": mi.stderr,
         "aggregate_kl": diag.aggregate_kl.value,
     }
 
 
-def summarize_collapse_run(model: Any, history: dict, test_x: Any, n_images: int = 8) -> dict:
+def summarize_collapse_run(model: Any, history: dict, test_x: Any, n_images: int = 8,
+                           mi_seed: int = 0) -> dict:
     r"""The numbers chapter 04 shows for one trained model, as a plain dict.
 
     ``test_elbo``, ``test_recon``, ``kl`` (last epoch of ``history``, nats per example),
     ``kl_per_dim`` (:func:`~course_vae.diagnostics.kl_per_dimension` on ``test_x``; it sums
     to the average KL),
-    ``n_active`` (variance threshold 0.01), ``mutual_info`` (I(x; z), He et al.; may be
-    slightly negative) and ``mutual_info_stderr`` (its Monte Carlo standard error),
+    ``n_active`` (variance threshold 0.01), ``mutual_info`` (I(x; z) by the paired
+    estimator, one draw per test point from generator ``mi_seed``; may be slightly
+    negative) and ``mutual_info_stderr`` (its Monte Carlo standard error),
     ``aggregate_kl`` (KL(q(z) || p(z))), and the first ``n_images`` test images
     (``originals``) with their reconstructions ``model.reconstruct`` (``reconstructions``).
     """
@@ -61,7 +72,8 @@ def summarize_collapse_run(model: Any, history: dict, test_x: Any, n_images: int
     for key in ("test_elbo", "test_recon", "test_kl"):
         if not history.get(key):
             raise ValueError(f"history must hold a non-empty {key!r} list (train with test_data)")
-    diag = model_diagnostics(model, test_x)
+    mu, logvar = encode_dataset(model, test_x)
+    diag = latent_diagnostics(mu, logvar, generator=mi_seed)
     originals = test_x[:n_images]
     with torch.no_grad():
         recons = model.reconstruct(originals)
@@ -69,7 +81,7 @@ def summarize_collapse_run(model: Any, history: dict, test_x: Any, n_images: int
         "test_elbo": float(history["test_elbo"][-1]),
         "test_recon": float(history["test_recon"][-1]),
         "kl": float(history["test_kl"][-1]),
-        **_latent_fields(diag),
+        **_latent_fields(diag, mu, logvar, mi_seed),
         "originals": originals.detach().cpu().float(),
         "reconstructions": recons.detach().cpu().float(),
     }
@@ -92,7 +104,8 @@ def summarize_loss_run(model: Any, history: dict, test_x: Any, beta: float | Non
 
 
 def summarize_text_run(model: Any, history: dict, test_tokens: Any, iwae_samples: int = 20,
-                       seed: int = 0, tracker: Any = None) -> dict:
+                       seed: int = 0, tracker: Any = None, mi_seed: int | None = None,
+                       train_tokens: Any = None) -> dict:
     r"""The numbers chapter 04 shows for one trained :class:`~course_vae.text.TextVAE`.
 
     As :func:`summarize_collapse_run` (``test_elbo``, ``kl``, ``kl_per_dim``, ``n_active``,
@@ -100,19 +113,40 @@ def summarize_text_run(model: Any, history: dict, test_tokens: Any, iwae_samples
     log p(x) with ``iwae_samples`` samples (exact for the decoder alone), ``track``: the
     :class:`~course_vae.train.KLTracker`'s ``step``, ``beta``, ``kl_per_dim`` and
     ``beta_per_step`` over training (empty without a tracker), and ``sentences``: the first
-    three test sentences (text runs have no images).
+    three test sentences (text runs have no images).  I(x; z) from generator ``mi_seed``
+    (default ``seed``).  With ``train_tokens``: ``topic_acc_mu`` and ``topic_acc_z``, the
+    test accuracy of a linear probe (:func:`~course_vae.diagnostics.linear_probe_accuracy`)
+    predicting each sentence's topic from the posterior mean mu, and from one draw
+    z ~ q(z|x) (what the decoder receives); chance is about 1/4; ``pattern_acc_z``: the
+    same probe for the optional-word pattern (8 classes, chance about 1/8).
     """
     from course_vae.text import decode_tokens, text_iwae
 
     if not history.get("test_elbo"):
         raise ValueError("history must hold a non-empty 'test_elbo' list")
-    diag = model_diagnostics(model, test_tokens)
+    mu, logvar = encode_dataset(model, test_tokens)
+    mi_seed = seed if mi_seed is None else mi_seed
+    diag = latent_diagnostics(mu, logvar, generator=mi_seed)
     log_px = text_iwae(model, test_tokens, iwae_samples, seed)
+    probe = {}
+    if train_tokens is not None:
+        from course_vae.text import sentence_patterns, sentence_topics
+
+        mu_tr, logvar_tr = encode_dataset(model, train_tokens)
+        g = torch.Generator().manual_seed(seed + 7)
+        z_tr = reparameterize(mu_tr, logvar_tr, torch.randn(mu_tr.shape, generator=g))
+        z_te = reparameterize(mu, logvar, torch.randn(mu.shape, generator=g))
+        y_tr, y_te = sentence_topics(train_tokens), sentence_topics(test_tokens)
+        p_tr, p_te = sentence_patterns(train_tokens), sentence_patterns(test_tokens)
+        probe = {"topic_acc_mu": linear_probe_accuracy(mu_tr, y_tr, mu, y_te),
+                 "topic_acc_z": linear_probe_accuracy(z_tr, y_tr, z_te, y_te),
+                 "pattern_acc_z": linear_probe_accuracy(z_tr, p_tr, z_te, p_te)}
     return {
         "family": "text",
         "test_elbo": float(history["test_elbo"][-1]),
         "kl": float(history["test_kl"][-1]),
-        **_latent_fields(diag),
+        **_latent_fields(diag, mu, logvar, mi_seed),
+        **probe,
         "log_px": float(log_px.mean()),
         "track": {} if tracker is None else {
             "step": tracker.steps, "beta": tracker.betas, "kl_per_dim": tracker.kl_per_dim,

@@ -242,3 +242,54 @@ def from_dict(d: dict[str, Any]) -> _Plain:
         return _CLASSES[kind](**args)
     except TypeError as exc:
         raise ValueError(f"d holds arguments that {kind} does not take: {exc}") from None
+
+
+# --------------------------------------------------------------------------- chapter 04:
+# He et al.'s aggressive encoder updates, as an on_step hook
+
+
+class AggressiveEncoderUpdates:
+    r"""He et al. (2019)'s remedy for a lagging encoder, as an ``on_step`` hook of
+    :func:`course_vae.train.train`: after each of the first ``until_step`` optimiser steps,
+    ``n_updates`` extra steps of Adam on the encoder's parameters alone, each on a fresh
+    minibatch of ``data``, minimising the same beta-weighted negative ELBO.
+
+    He et al. update the encoder (up to convergence on the batch) *before* each decoder
+    update and stop the aggressive phase once I(x; z) stops rising; here the joint step of
+    the loop comes first and a fixed number of encoder steps follow it, during the first
+    ``until_step`` steps.  ``parameters``: the encoder's own parameters (e.g.
+    :meth:`course_vae.text.TextVAE.encoder_parameters`); the other parameters' gradients
+    are cleared after each update, so the loop's optimiser is not affected.  ``updates``
+    counts the encoder steps taken.
+    """
+
+    def __init__(self, model: Any, data: torch.Tensor, parameters: Any, n_updates: int,
+                 until_step: int, lr: float, batch_size: int, seed: int = 0):
+        from course_vae._validate import check_model, check_seed
+
+        self.model = check_model(model)
+        self.data = model.check_data(data, "data")
+        self.params = list(parameters)
+        if not self.params or not all(isinstance(p, torch.nn.Parameter) for p in self.params):
+            raise ValueError("parameters must be a non-empty list of the encoder's parameters")
+        self.n_updates = check_positive_int(n_updates, "n_updates")
+        self.until_step = check_nonnegative_int(until_step, "until_step")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.optimizer = torch.optim.Adam(self.params, lr=check_real(lr, "lr", low=0.0))
+        self.generator = torch.Generator().manual_seed(check_seed(seed))
+        self.updates = 0
+
+    def __call__(self, step: int, x: torch.Tensor, beta: float) -> None:
+        from course_vae.elbo import elbo
+
+        if step > self.until_step:
+            return
+        for _ in range(self.n_updates):
+            idx = torch.randperm(len(self.data), generator=self.generator)[: self.batch_size]
+            terms = elbo(self.model, self.data[idx], beta, self.generator, check_input=False)
+            loss = -(terms.recon - beta * terms.kl).mean()
+            self.model.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.updates += 1
+        self.model.zero_grad(set_to_none=True)

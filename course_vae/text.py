@@ -43,9 +43,14 @@ __all__ = [
     "VOCAB",
     "TextVAE",
     "decode_tokens",
+    "grammar_bounds",
+    "grammar_sentences",
     "make_sentences",
     "sentence_log_prob",
+    "sentence_patterns",
+    "sentence_topics",
     "text_iwae",
+    "text_log_weights",
     "token_log_likelihood",
 ]
 
@@ -167,6 +172,12 @@ class TextVAE(nn.Module):
         mu, logvar = self.to_q(last).chunk(2, dim=-1)
         return mu, logvar
 
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """The parameters only the encoder uses (its GRU and the layer to mu, logvar; the
+        word embedding is shared with the decoder and left out), e.g. for
+        :class:`~course_vae.schedules.AggressiveEncoderUpdates`."""
+        return [*self.encoder.parameters(), *self.to_q.parameters()]
+
     def decoder_inputs(self, tokens: torch.Tensor, generator: torch.Generator | None = None
                        ) -> torch.Tensor:
         """<bos> x_1 ... x_{T-1}, each word replaced by <unk> with prob. ``word_dropout``."""
@@ -241,3 +252,118 @@ def text_iwae(model: TextVAE, tokens: torch.Tensor, n_samples: int = 50, seed: i
         return token_log_likelihood(tokens, model.decode(z, inputs))
 
     return iwae_bound(fn, tokens.float(), n_samples, mu=mu, logvar=logvar, generator=g).double()
+
+
+# --------------------------------------------------------------------------- chapter 04:
+# the grammar enumerated, what z can win, what z carries
+
+
+def sentence_topics(tokens: torch.Tensor) -> torch.Tensor:
+    """The topic index (0-3, in the order of :data:`TOPICS`) of each sentence, shape (n,):
+    the topic of its first content word (every content word names one topic)."""
+    topic_of = {_ID[w]: k for k, t in enumerate(TOPICS.values()) for lst in t.values()
+                for w in lst}
+    out = []
+    for row in tokens.tolist():
+        ids = [topic_of[i] for i in row if i in topic_of]
+        if not ids:
+            raise ValueError("a sentence has no content word")
+        out.append(ids[0])
+    return torch.tensor(out, dtype=torch.long)
+
+
+def sentence_patterns(tokens: torch.Tensor) -> torch.Tensor:
+    """Which optional parts each sentence has, as 0-7 = 4 very + 2 second-adjective + 1
+    "and VERB", shape (n,); the three are independent fair coins in :func:`make_sentences`."""
+    adjectives = {_ID[w] for t in TOPICS.values() for w in t["adj"]}
+    out = []
+    for row in tokens.tolist():
+        very = _ID["very"] in row
+        more = _ID["and"] in row
+        adj2 = sum(i in adjectives for i in row) == 2
+        out.append(4 * very + 2 * adj2 + more)
+    return torch.tensor(out, dtype=torch.long)
+
+
+def grammar_sentences() -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Every sentence the grammar can produce and its exact probability.
+
+    Returns (tokens (5184, MAX_LEN), log_prob (5184,) float64): 4 topics x 8 patterns of
+    the optional parts x the content words; the probabilities sum to 1.
+    """
+    rows = []
+    for t in TOPICS.values():
+        for very in (False, True):
+            for adj2 in (False, True):
+                for more in (False, True):
+                    slots = [t["adj"], t["noun"], t["verb"]] + ([t["adj"]] if adj2 else []) + [
+                        t["noun"]] + ([t["verb"]] if more else [])
+                    for words in _product(slots):
+                        s = ["the"] + (["very"] if very else []) + list(words[:3]) + ["a"]
+                        rest = list(words[3:])
+                        s += rest[: 1 + adj2]
+                        s += (["and", rest[-1]] if more else []) + [".", EOS]
+                        row = [_ID[w] for w in s] + [0] * (MAX_LEN - len(s))
+                        rows.append(row)
+    tokens = torch.tensor(rows, dtype=torch.long)
+    return tokens, sentence_log_prob(tokens)
+
+
+def _product(slots: list) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = [()]
+    for options in slots:
+        out = [prefix + (w,) for prefix in out for w in options]
+    return out
+
+
+def grammar_bounds() -> dict[str, float]:
+    r"""What a text model of this grammar can reach, in nats per sentence (exact).
+
+    * ``entropy``: H = -\sum_x p(x) log p(x); every model's E log p(x) <= -H, so a
+      decoder alone that reaches E log p(x) = -H - g leaves z at most g nats to win;
+    * ``topic_entropy`` = log 4 and ``pattern_entropy`` = 3 log 2 (the three optional parts):
+      the information a sentence holds beyond its content words' choices within a topic;
+    * ``position_only``: the best E log p(x) of a decoder that sees no previous word, only
+      the position (word dropout 1, no z): \sum_t E log p(x_t | t);
+    * ``given_topic_pattern``: E log p(x | topic, pattern) = -H + log 4 + 3 log 2, what such
+      a decoder reaches when z tells it the topic and the pattern exactly.
+    """
+    tokens, log_p = grammar_sentences()
+    p = log_p.exp()
+    entropy = float(-(p * log_p).sum())
+    position = 0.0
+    for t in range(tokens.shape[1]):
+        col = tokens[:, t]
+        present = col != 0
+        if not present.any():
+            continue
+        counts = torch.zeros(len(VOCAB), dtype=torch.float64)
+        counts.index_add_(0, col[present], p[present])
+        probs = counts / counts.sum()
+        position += float((p[present] * torch.log(probs[col[present]])).sum())
+    topic, pattern = math.log(4), 3 * math.log(2)
+    return {"entropy": entropy, "topic_entropy": topic, "pattern_entropy": pattern,
+            "position_only": position, "given_topic_pattern": -entropy + topic + pattern}
+
+
+@torch.no_grad()
+def text_log_weights(model: TextVAE, tokens: torch.Tensor, n_samples: int, seed: int = 0
+                     ) -> torch.Tensor:
+    r"""Log importance weights log p(x|z_k) + log p(z_k) - log q(z_k|x), shape (n_samples, n).
+
+    One seeded draw of the dropped words (if any) shared by the samples, as
+    :func:`text_iwae`; feed them to :func:`course_vae.diagnostics.iwae_by_k` for IWAE_K
+    against K.  Computed in chunks of samples, so memory stays bounded.
+    """
+    from course_vae.elbo import importance_log_weights
+
+    tokens = model.check_data(tokens, "tokens")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    g = torch.Generator().manual_seed(check_seed(seed))
+    mu, logvar = model.encode(tokens)
+    inputs = model.decoder_inputs(tokens, g)
+
+    def fn(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return token_log_likelihood(tokens, model.decode(z, inputs))
+
+    return importance_log_weights(tokens.float(), mu, logvar, fn, n_samples, generator=g).double()

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from course_vae import diagnostics
 from course_vae.diagnostics import (
     Estimate,
     LatentDiagnostics,
@@ -433,3 +434,64 @@ def test_data_ceiling_lies_between_the_model_scores_and_the_binarisation_ceiling
     p = grey.mean(0)
     ind = (torch.xlogy(x, p) + torch.xlogy(1 - x, 1 - p)).sum(1).mean().item()
     assert ind < ceiling.value
+
+
+# --------------------------------------------------------------------------- chapter 04 additions
+
+
+def test_paired_mutual_information_is_zero_at_collapse_with_small_error():
+    mu, logvar = torch.zeros(300, 8, dtype=torch.float64), torch.zeros(300, 8, dtype=torch.float64)
+    est = diagnostics.paired_mutual_information(mu, logvar, 2, generator=3)
+    assert est.value == pytest.approx(0.0, abs=1e-12) and est.stderr < 1e-12
+    plain = diagnostics.mutual_information(mu, logvar, 2, generator=3)
+    assert plain.stderr > 0.05  # the unpaired estimator's noise, sqrt(d / 2 / (S N))
+    # near collapse: every estimate across generators within a few of its standard errors of 0
+    g = torch.Generator().manual_seed(1234)  # not a seed of the draws below
+    mu = 0.05 * torch.randn(300, 8, generator=g, dtype=torch.float64)
+    vals = [diagnostics.paired_mutual_information(mu, logvar, 1, generator=s) for s in range(10)]
+    spread = torch.tensor([v.value for v in vals]).std()
+    assert spread < 3 * vals[0].stderr and spread < 0.01
+
+
+def test_paired_mutual_information_known_answer_log_n():
+    # well-separated needles: I = log N exactly
+    n = 50
+    mu = torch.arange(n, dtype=torch.float64)[:, None].repeat(1, 2) * 10
+    logvar = torch.full((n, 2), -8.0, dtype=torch.float64)
+    est = diagnostics.paired_mutual_information(mu, logvar, 4, generator=0)
+    assert est.value == pytest.approx(math.log(n), abs=1e-6)
+    # and agrees with the unpaired estimator on an intermediate case
+    g = torch.Generator().manual_seed(1)
+    mu = torch.randn(400, 2, generator=g, dtype=torch.float64)
+    logvar = torch.full((400, 2), -1.0, dtype=torch.float64)
+    a = diagnostics.paired_mutual_information(mu, logvar, 20, generator=2)
+    b = diagnostics.mutual_information(mu, logvar, 20, generator=5)
+    assert abs(a.value - b.value) < 4 * math.hypot(a.stderr, b.stderr)
+
+
+def test_iwae_by_k_groups_and_rises():
+    g = torch.Generator().manual_seed(0)
+    log_w = torch.randn(1000, 30, generator=g, dtype=torch.float64)
+    out = diagnostics.iwae_by_k(log_w, (1, 10, 100, 1000))
+    assert out[1] == pytest.approx(float(log_w.mean()))
+    assert out[1000] == pytest.approx(float((torch.logsumexp(log_w, 0) - math.log(1000)).mean()))
+    vals = [out[k] for k in (1, 10, 100, 1000)]
+    assert vals == sorted(vals)
+    # constant weights: every K gives the same value (the bound is tight)
+    assert set(diagnostics.iwae_by_k(torch.full((10, 3), -2.0), (1, 5, 10)).values()) == {-2.0}
+    with pytest.raises(ValueError, match="divide"):
+        diagnostics.iwae_by_k(log_w, (3,))
+    with pytest.raises(ValueError):
+        diagnostics.iwae_by_k(torch.zeros(5), (1,))
+
+
+def test_linear_probe_accuracy_known_answers():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(4, (800,), generator=g)
+    signal = torch.nn.functional.one_hot(y, 4).double() * 3 + 0.3 * torch.randn(800, 4, generator=g)
+    noise = torch.randn(800, 4, generator=g)
+    assert diagnostics.linear_probe_accuracy(signal[:400], y[:400], signal[400:], y[400:]) > 0.97
+    chance = diagnostics.linear_probe_accuracy(noise[:400], y[:400], noise[400:], y[400:])
+    assert abs(chance - 0.25) < 0.08  # 400 test rows: sd of chance about 0.02
+    with pytest.raises(ValueError):
+        diagnostics.linear_probe_accuracy(signal[:10], y[:9], signal[10:20], y[10:20])

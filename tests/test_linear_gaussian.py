@@ -190,3 +190,47 @@ def test_weight_variance_is_infinite_exactly_when_the_correlation_exceeds_one_ha
     M = torch.tensor([[2.0, rho * 2.0], [rho * 2.0, 2.0]], dtype=torch.float64)  # precision
     lam = importance_weight_min_eigenvalue(M, 1 / M.diagonal())
     assert (lam > 0) == (rho < 0.5)
+
+
+# --------------------------------------------------------------------------- chapter 04: linear VAE
+
+from course_vae import diagnostics  # noqa: E402
+from course_vae.linear_gaussian import LinearVAE, gaussian_data, linear_vae_optimum  # noqa: E402
+from course_vae.train import train  # noqa: E402
+
+
+def test_linear_vae_optimum_closed_form():
+    lam = torch.tensor([4.0, 1.0, 0.25])
+    opt = linear_vae_optimum(lam, 0.5, beta=1.0)
+    assert opt["collapsed"].tolist() == [False, False, True]
+    assert torch.allclose(opt["w2"], torch.tensor([3.5, 0.5, 0.0], dtype=torch.float64))
+    expected = 0.5 * torch.log(torch.tensor([8.0, 2.0, 1.0], dtype=torch.float64))
+    assert torch.allclose(opt["kl"], expected)
+    # beta doubles the noise: beta = 2 at noise 0.5 equals beta = 1 at noise 1
+    a, b = linear_vae_optimum(lam, 0.5, 2.0), linear_vae_optimum(lam, 1.0, 1.0)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # the closed form maximises the 1-D objective: a grid search over w agrees
+    lam1, t = 3.0, 0.8
+    w = torch.linspace(0, 3, 30001, dtype=torch.float64)
+    c = w**2 + t
+    f = -(lam1 / c + torch.log(c / t))
+    assert float(w[f.argmax()] ** 2) == pytest.approx(lam1 - t, abs=1e-3)
+    with pytest.raises(ValueError):
+        linear_vae_optimum(torch.tensor([1.0, -1.0]), 0.5)
+
+
+def test_trained_linear_vae_matches_the_closed_form():
+    lam = torch.tensor([3.0, 1.0, 0.2])
+    x = gaussian_data(lam, 1500, seed=1)
+    emp = torch.linalg.eigvalsh(torch.cov(x.T.double(), correction=0)).flip(0)
+    assert torch.allclose(emp, lam.double(), rtol=0.15)
+    model = LinearVAE(3, 3, 0.4, seed=0)
+    train(model, x, epochs=60, lr=1e-2, batch_size=150, beta=1.0, seed=0, progress=False)
+    kl = diagnostics.kl_per_dimension(*diagnostics.encode_dataset(model, x))
+    kl = kl.sort(descending=True).values
+    opt = linear_vae_optimum(emp, 0.4, 1.0)
+    assert (opt["kl"] > 0).tolist() == [True, True, False]
+    assert kl[2] < 0.02 and float(kl.sum()) == pytest.approx(float(opt["kl"].sum()), abs=0.1)
+    assert model.column_norms2().sort().values[0] < 0.02  # the collapsed column is ~0
+    with pytest.raises(ValueError):
+        model.check_data(torch.zeros(4, 2))

@@ -47,6 +47,8 @@ def test_remedy_comparison_panels_and_baseline():
     kl_ax = fig.axes[1]
     assert [p.get_height() for p in kl_ax.patches] == [3.0, 3.8]
     assert kl_ax.get_title() and kl_ax.get_ylabel()
+    assert not fig.axes[0].patches  # negative ELBOs: squares, no bars from a floor
+    assert fig.axes[0].get_ylim()[0] < -23.6 < -23.5 < fig.axes[0].get_ylim()[1]
     plt.close(fig)
     with pytest.raises(ValueError, match="baseline"):
         plot_remedy_comparison(results, baseline="nope")
@@ -98,3 +100,25 @@ def test_remedy_comparison_with_seeds_has_error_bars_and_a_plain_legend():
     assert "baseline level" in labels and not any("baseline: " in t for t in labels)
     assert fig.axes[0].patches[1].get_height() == pytest.approx(0.7)
     plt.close(fig)
+
+
+def test_chapter04_new_figures():
+    from course_vae.plots.collapse import plot_iwae_by_k, plot_kl_curves, plot_linear_vae
+
+    fig = plot_kl_per_dimension({"a": [0.1, 0.5, 0.0], "b": [0.0, 0.2, 0.3]}, sort=True)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights[:3] == [0.5, 0.1, 0.0] and "ranked" in fig.axes[0].get_xlabel()
+    plt.close(fig)
+    lam = np.array([4.0, 1.0, 0.2])
+    fig = plot_linear_vae(lam, (1.0, 2.0), {1.0: [1, 0.5, 0], 2.0: [0.8, 0, 0]},
+                          {1.0: [1, 0.5, 0], 2.0: [0.8, 0, 0]}, 0.4)
+    assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
+    plt.close(fig)
+    fig = plot_iwae_by_k({"m": {1: -9.0, 10: -8.8, 100: -8.7}}, ceiling=-8.35)
+    assert fig.axes[0].get_xscale() == "log" and len(fig.axes[0].lines) == 2
+    plt.close(fig)
+    fig = plot_kl_curves({"w": [[3.0, 0.3, 0.1], [2.0, 0.2, 0.1]]}, first_epoch={"w": 0})
+    assert fig.axes[0].lines[0].get_xdata()[0] == 0 and len(fig.axes[0].lines) == 2
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        plot_iwae_by_k({})

@@ -130,3 +130,27 @@ def test_train_loss_runs_audits_beta_and_matches_train_recipe():
     assert control[0]["beta"] == 64.0
     with pytest.raises(ValueError, match="not both"):
         train_loss_runs(recon_mean_kl_batch_mean, ds, beta=2.0, recipe=recipe)
+
+
+def test_text_recipe_warm_start_and_aggressive_encoder_updates():
+    from course_vae.recipes import train_text_recipe
+    from course_vae.text import make_sentences
+
+    tokens = make_sentences(64, seed=0)
+    small = {"embed_dim": 4, "hidden": 8, "latent_dim": 2, "epochs": 1, "lr": 1e-2,
+             "batch_size": 16, "track_every": 2, "aggressive_steps": 2}
+    first, _, _ = train_text_recipe(tokens[:48], tokens[48:], 0, recipe=small)
+    # a warm start continues from the given weights, not from the seed's fresh ones
+    zero_epochs = {**small, "epochs": 1, "lr": 1e-12}
+    warm, _, _ = train_text_recipe(tokens[:48], tokens[48:], 5, recipe=zero_epochs,
+                                   init_state=first.state_dict())
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(
+        warm.state_dict().values(), first.state_dict().values(), strict=True))
+    # aggressive updates move only the encoder beyond the plain run
+    plain, _, _ = train_text_recipe(tokens[:48], tokens[48:], 0, recipe=small)
+    aggr, _, _ = train_text_recipe(tokens[:48], tokens[48:], 0, recipe=small, encoder_updates=3)
+    assert not torch.equal(plain.to_q.weight, aggr.to_q.weight)
+    with pytest.raises(ValueError):  # a recipe without the aggressive phase's length
+        train_text_recipe(tokens[:48], tokens[48:], 0, recipe={k: v for k, v in small.items()
+                                                               if k != "aggressive_steps"},
+                          encoder_updates=3)

@@ -358,3 +358,24 @@ def test_chapter_04_schedules_at_known_steps():
     assert [lin(t) for t in (0, 15, 30, 60, 119)] == [0.0, 0.25, 0.5, 1.0, 1.0]
     cyc = CyclicalAnnealing(160, n_cycles=4, ratio=0.5)  # period 40, rising over 20 steps
     assert [cyc(t) for t in (0, 10, 20, 39, 40, 50, 160)] == [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0]
+
+
+def test_aggressive_encoder_updates_touch_only_the_encoder_and_stop():
+    from course_vae.schedules import AggressiveEncoderUpdates
+    from course_vae.text import TextVAE, make_sentences
+
+    tokens = make_sentences(40, seed=0)
+    model = TextVAE(embed_dim=4, hidden=8, latent_dim=2, seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    hook = AggressiveEncoderUpdates(model, tokens, model.encoder_parameters(), n_updates=3,
+                                    until_step=2, lr=1e-2, batch_size=8, seed=0)
+    hook(1, tokens[:8], 1.0)
+    assert hook.updates == 3
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(("encoder.", "to_q.")) for k in changed)
+    assert all(p.grad is None for p in model.parameters())  # the loop's optimiser sees no grads
+    hook(3, tokens[:8], 1.0)  # past until_step: nothing
+    assert hook.updates == 3
+    with pytest.raises(ValueError):
+        AggressiveEncoderUpdates(model, tokens, [], 1, 1, 1e-3, 8)

@@ -158,3 +158,78 @@ def test_bad_input():
         train(model, x, loss_fn=lambda r, xx, m, lv: r.sum())
     with pytest.raises(ValueError):
         text.TextVAE(latent_dim=0)
+
+
+# --------------------------------------------------------------------------- chapter 04 additions
+
+
+def test_grammar_enumerated_exactly():
+    tokens, log_p = text.grammar_sentences()
+    assert tokens.shape == (5184, text.MAX_LEN) and len(set(map(tuple, tokens.tolist()))) == 5184
+    assert float(log_p.exp().sum()) == pytest.approx(1.0, abs=1e-12)
+    # every sampled sentence is one of them
+    enumerated = set(map(tuple, tokens.tolist()))
+    assert all(tuple(r) in enumerated for r in text.make_sentences(300, seed=4).tolist())
+
+
+def test_grammar_bounds():
+    b = text.grammar_bounds()
+    tokens, log_p = text.grammar_sentences()
+    assert b["entropy"] == pytest.approx(float(-(log_p.exp() * log_p).sum()))
+    assert b["topic_entropy"] == pytest.approx(math.log(4))
+    assert b["pattern_entropy"] == pytest.approx(3 * math.log(2))
+    assert b["given_topic_pattern"] == pytest.approx(-b["entropy"] + math.log(32))
+    # a position-only model is worse than the data's -H, and the sample mean agrees with it
+    assert b["position_only"] < -b["entropy"] - 5
+    sample = text.make_sentences(4000, seed=9)
+    assert text.sentence_log_prob(sample).mean().item() == pytest.approx(-b["entropy"], abs=0.1)
+
+
+def test_sentence_topics():
+    tokens, _ = text.grammar_sentences()
+    topics = text.sentence_topics(tokens)
+    assert torch.bincount(topics).tolist() == [1296] * 4
+    first = text.decode_tokens(tokens[:1])[0].split()
+    names = list(text.TOPICS)
+    assert any(w in text.TOPICS[names[int(topics[0])]]["noun"] for w in first)
+
+
+def test_encoder_parameters_and_log_weights():
+    model = text.TextVAE(seed=0)
+    enc = {id(p) for p in model.encoder_parameters()}
+    assert enc and not enc & {id(p) for p in model.decoder.parameters()}
+    assert id(model.embed.weight) not in enc  # shared with the decoder
+    tokens = text.make_sentences(6, seed=1)
+    log_w = text.text_log_weights(model, tokens, 8, seed=0)
+    assert log_w.shape == (8, 6)
+    iw = text.text_iwae(model, tokens, 8, seed=0)
+    assert torch.allclose(torch.logsumexp(log_w, 0) - math.log(8), iw, atol=1e-4)
+
+
+def test_summarize_text_run_paired_mi_and_probes():
+    from course_vae.recipes import train_text_recipe
+    from course_vae.runs import summarize_text_run
+
+    tokens = text.make_sentences(120, seed=0)
+    small = {"embed_dim": 4, "hidden": 8, "latent_dim": 2, "epochs": 1, "lr": 1e-2,
+             "batch_size": 16, "track_every": 2}
+    alone, hist, _ = train_text_recipe(tokens[:80], tokens[80:], 0, use_latent=False, recipe=small)
+    s = summarize_text_run(alone, hist, tokens[80:], 4, seed=0, mi_seed=3)
+    # the decoder alone: q = p exactly, so KL and the paired I(x; z) are exactly 0
+    assert abs(s["mutual_info"]) < 1e-12 and s["mutual_info_stderr"] < 1e-12
+    assert float(s["kl_per_dim"].abs().max()) == 0.0 and s["n_active"] == 0
+    vae, hist, _ = train_text_recipe(tokens[:80], tokens[80:], 0, recipe=small)
+    a = summarize_text_run(vae, hist, tokens[80:], 4, seed=0, mi_seed=1, train_tokens=tokens[:80])
+    b = summarize_text_run(vae, hist, tokens[80:], 4, seed=0, mi_seed=2)
+    assert a["mutual_info"] != b["mutual_info"]  # a different generator per run
+    assert all(0.0 <= a[k] <= 1.0 for k in ("topic_acc_mu", "topic_acc_z", "pattern_acc_z"))
+    assert "topic_acc_mu" not in b
+
+
+def test_sentence_patterns():
+    tokens, log_p = text.grammar_sentences()
+    pat = text.sentence_patterns(tokens)
+    mass = torch.zeros(8, dtype=torch.float64).index_add_(0, pat, log_p.exp())
+    assert torch.allclose(mass, torch.full((8,), 1 / 8, dtype=torch.float64))  # fair coins
+    lengths = (tokens != 0).sum(1) - 1
+    assert torch.equal(lengths, 7 + (pat >= 4).long() + ((pat // 2) % 2) + 2 * (pat % 2))

@@ -51,29 +51,27 @@ UNCOMPARED: dict[str, dict[str, str]] = {
             "hole rates of trained models' codes and of their nulls",
     },
     "04_posterior_collapse": {
-        'print("beta seed   KL   active  KL_d > 0.1   sorted KL_d (nats)")':
+        'print("beta | KL (nats) per seed | dims in use (KL_d > 0.1) per seed | '
+        'active units per seed")':
             "beta sweep: trained KLs move in the 2nd-3rd decimal between CPU kernels",
         "rec8 = mlp[8.0].reconstruct(test_x)":
             "reconstruction spreads and ELBO gap of trained models",
-        'print("word dropout | KL (nats)     | I(x;z) (nats)  | active units | '
-        'log p(x): VAE (IWAE) | decoder alone")':
-            "text VAE dose-response: trained KL, I(x; z), IWAE log p(x)",
-        'TEXT_BASELINE = ("text VAE", "word dropout 0, seed 0")':
-            "latent diagnostics tables of trained models (4 decimals)",
-        "split = {}":
+        'for beta in LIN["betas"]:':
+            "trained linear VAEs' KL per direction",
+        "strong, weak = dose[0.0], dose[1.0]":
+            "text VAE dose-response: trained KL, I(x; z), topic probe, IWAE log p(x)",
+        "mu_b, logvar_b = diagnostics.encode_dataset(text_models[TEXT_BASELINE], test_tokens)":
+            "two I(x; z) estimators on a trained model's posteriors over 20 generators",
+        "posteriors = {":
             "closed-form KL vs Monte Carlo I + KL(q(z)||p(z)) of trained models",
-        "print(f\"{'run':20s} {'log p(x) IWAE':>15s} {'test ELBO':>15s} {'KL':>13s} "
-        "{'I(x;z)':>13s}  active units\")":
+        'base = remedy_runs["collapsed baseline"]':
             "remedy table: means and spreads over seeds of trained runs",
-        "during = {}  # seed 0: the total KL while beta < 1, and at the end":
+        'sub = test_tokens[: CH04_TEXT["iwae_subset"]]':
+            "IWAE_K of trained models, K up to 1000",
+        'lag_stats = {name: {"first": [c[0] for c in lag[name]], **{':
+            "KL of warm-started and aggressively trained models",
+        "during = {}  # every seed: the total KL while beta < 0.75, and at the end":
             "KL over training of annealed runs",
-        "mlp[0.1], history = train_recipe(CH04_VAE, data, beta=0.1)":
-            "beta = 0.1 run: trained ELBO, KL and aggregate KL",
-        'assert b01["test_recon"] > b1["test_recon"] + 2.0  # sharper reconstructions':
-            "beta = 0.1 vs 1 vs 8: trained reconstruction terms and aggregate KLs",
-        "print(f\"{'run':48s} {'test ELBO':>10s} {'KL':>7s} {'active':>6s} {'I(x;z)':>7s}\")": (
-            "every run's training results, listed for the explorer"
-        ),
     },
     "05_beta_vae": {
         'print("beta | R train  D train | R held-out  D held-out | active dims per seed")':

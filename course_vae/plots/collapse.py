@@ -13,8 +13,11 @@ __all__ = [
     "plot_beta_sweep",
     "plot_collapse_run",
     "plot_dose_response",
+    "plot_iwae_by_k",
+    "plot_kl_curves",
     "plot_kl_over_training",
     "plot_kl_per_dimension",
+    "plot_linear_vae",
     "plot_remedy_comparison",
 ]
 
@@ -41,16 +44,21 @@ def plot_kl_per_dimension(
     kl_per_dim: dict,
     floor: float | None = None,
     title: str = "KL per latent dimension (test set, nats)",
+    sort: bool = False,
 ):
     r"""Grouped bars of KL_d = mean_n KL(q(z_d|x_n) || N(0, 1)) per dimension d, one per model.
 
     ``kl_per_dim`` maps a model's label to its (d,) values (e.g.
     :func:`course_vae.diagnostics.kl_per_dimension`); ``floor`` draws a free-bits floor
-    lambda as a dashed line.  A collapsed dimension has a bar at 0.  Returns the Figure.
+    lambda as a dashed line.  A collapsed dimension has a bar at 0.  ``sort``: each model's
+    values largest first (latent indices of different models do not correspond; the x-axis
+    is then the rank).  Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
     series = _series(kl_per_dim, "kl_per_dim")
+    if sort:
+        series = {k: np.sort(v)[::-1] for k, v in series.items()}
     if floor is not None:
         floor = check_real(floor, "floor", low=0.0)
     n_dims = len(next(iter(series.values())))
@@ -64,8 +72,12 @@ def plot_kl_per_dimension(
     if floor is not None:
         ax.axhline(floor, color="black", linestyle="--", linewidth=1,
                    label=rf"free-bits floor $\lambda$ = {floor:g}")
-    ax.set_xticks(x, [f"$z_{{{j + 1}}}$" for j in range(n_dims)])
-    ax.set_xlabel("latent dimension")
+    if sort:
+        ax.set_xticks(x, [str(j + 1) for j in range(n_dims)])
+        ax.set_xlabel("latent dimensions, each model's ranked by KL (largest first)")
+    else:
+        ax.set_xticks(x, [f"$z_{{{j + 1}}}$" for j in range(n_dims)])
+        ax.set_xlabel("latent dimension")
     ax.set_ylabel("KL (nats)")
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -88,7 +100,9 @@ def plot_remedy_comparison(
 
     A value may be a number or a list of per-seed values: the bar is then their mean, with
     the standard deviation as an error bar and every seed as a black dot.  ``metrics`` maps
-    the keys to panel titles (default :data:`CH04_METRICS`); the ``baseline`` run (a key of
+    the keys to panel titles (default :data:`CH04_METRICS`); a panel whose values are all
+    negative (log-likelihoods, ELBOs) draws squares instead of bars, so no bar starts at an
+    arbitrary floor; the ``baseline`` run (a key of
     ``results``) is drawn in grey and its mean as a dashed line in every panel.
     Returns the Figure.
     """
@@ -111,11 +125,15 @@ def plot_remedy_comparison(
         colors = ["grey" if lab == baseline else f"C{i}" for i, lab in enumerate(labels)]
         lo = min(v.min() for v in per_seed)
         hi = max(v.max() for v in per_seed)
-        bottom = 0.0
-        if hi < 0:  # negative values close together (log-likelihoods): start below the lowest
-            bottom = lo - max(0.5, 0.2 * (hi - lo))
         x = np.arange(len(labels))
-        ax.bar(x, values - bottom, bottom=bottom, color=colors, yerr=errors, capsize=3)
+        bottom = 0.0
+        if hi < 0:  # log-likelihoods: a bar from an arbitrary floor would mislead; points
+            bottom = lo - max(0.5, 0.2 * (hi - lo))
+            for i in range(len(labels)):
+                ax.errorbar(x[i], values[i], yerr=errors[i], fmt="s", color=colors[i],
+                            markersize=8, capsize=3)
+        else:
+            ax.bar(x, values, color=colors, yerr=errors, capsize=3)
         for i, v in enumerate(per_seed):
             if len(v) > 1:
                 ax.plot(np.full(len(v), x[i]), v, "k.", markersize=4,
@@ -279,5 +297,98 @@ def plot_collapse_run(state: dict, image_shape: tuple[int, int] = (8, 8)):
         for r, (imgs, name) in enumerate(((orig, "test x"), (rec, "reconstruction"))):
             draw_image_row([fig.add_subplot(grid[r + 1, c]) for c in range(n)], imgs, (h, w),
                            name)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------ chapter 04: new figures
+
+
+def plot_linear_vae(eigenvalues, betas, closed_kl, trained_kl, noise_var: float):
+    r"""The linear VAE: per-direction KL in closed form (bars) and trained (dots), per beta.
+
+    ``eigenvalues`` (d,) the data's variances; ``closed_kl`` and ``trained_kl`` map each beta
+    of ``betas`` to (d,) KLs (the trained ones sorted largest first, like the eigenvalues).
+    Left: the spectrum against the thresholds beta * noise_var. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    lam = as_array(eigenvalues, "eigenvalues").reshape(-1)
+    noise_var = check_real(noise_var, "noise_var", low=0.0)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=(1, 2))
+    x = np.arange(len(lam))
+    ax0.bar(x, lam, color="grey")
+    for i, b in enumerate(betas):
+        ax0.axhline(b * noise_var, color=f"C{i}", linestyle="--", linewidth=1,
+                    label=rf"$\beta\sigma^2$ = {b * noise_var:.2g} ($\beta$ = {b:g})")
+    ax0.set_yscale("log")
+    ax0.set_xticks(x, [str(j + 1) for j in x])
+    ax0.set_xlabel("principal direction i")
+    ax0.set_ylabel(r"data variance $\lambda_i$")
+    ax0.set_title("spectrum and thresholds", fontsize=10)
+    ax0.legend(fontsize=7)
+    width = 0.8 / len(betas)
+    for i, b in enumerate(betas):
+        off = (i - (len(betas) - 1) / 2) * width
+        ax1.bar(x + off, as_array(closed_kl[b], "closed_kl"), width=width, color=f"C{i}",
+                alpha=0.5, label=rf"closed form, $\beta$ = {b:g}")
+        ax1.plot(x + off, as_array(trained_kl[b], "trained_kl"), "k.", markersize=6,
+                 label="trained linear VAE" if i == 0 else None)
+    ax1.set_xticks(x, [str(j + 1) for j in x])
+    ax1.set_xlabel("principal direction i (trained latents ranked by KL)")
+    ax1.set_ylabel(r"KL$_i$ (nats)")
+    ax1.set_title(r"KL$_i$ = ½ max(0, log $\lambda_i$ / ($\beta\sigma^2$)): "
+                  r"0 when $\lambda_i \leq \beta\sigma^2$", fontsize=10)
+    ax1.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_iwae_by_k(curves: dict, ceiling: float | None = None,
+                   title: str = r"IWAE$_K$ against K"):
+    r"""IWAE_K against K (log axis), one line per model: ``curves`` maps a label to
+    {K: value}; ``ceiling`` (e.g. the data's -H) as a dashed line.  Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("curves must be a non-empty dict label -> {K: value}")
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for i, (label, c) in enumerate(curves.items()):
+        ks = sorted(c)
+        ax.plot(ks, [c[k] for k in ks], "o-", color=f"C{i}", label=label)
+    if ceiling is not None:
+        ax.axhline(check_real(ceiling, "ceiling"), color="black", linestyle="--", linewidth=1,
+                   label="-H (exact E log p(x))")
+    ax.set_xscale("log")
+    ax.set_xlabel("K (importance samples)")
+    ax.set_ylabel(r"mean IWAE$_K$ (nats per sentence)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_kl_curves(curves: dict, xlabel: str = "epoch",
+                   title: str = "KL term on the test set during training",
+                   first_epoch: dict | None = None):
+    r"""One colour per condition; ``curves`` maps a label to a list of per-seed curves
+    (each a list of KL values, one per epoch), drawn as thin lines; ``first_epoch`` maps a
+    label to the epoch of its first value (default 1).  Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("curves must be a non-empty dict label -> [per-seed curves]")
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for i, (label, seeds) in enumerate(curves.items()):
+        for j, c in enumerate(seeds):
+            c = as_array(c, "curve").reshape(-1)
+            x0 = (first_epoch or {}).get(label, 1)
+            ax.plot(np.arange(x0, x0 + len(c)), c, "o-", color=f"C{i}", markersize=3,
+                    linewidth=1, label=f"{label} ({len(seeds)} seeds)" if j == 0 else None)
+    ax.set_yscale("symlog", linthresh=0.01)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("KL term (nats, symlog axis)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

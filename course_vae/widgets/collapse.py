@@ -65,6 +65,8 @@ class CollapseExplorer(Explorer):
             f"KL {state['kl']:.2f} nats, active units {state['n_active']} "
             f"of {len(state['kl_per_dim'])}, I(x; z) {state['mutual_info']:.2f} nats"
         )
+        if "mutual_info_stderr" in state:
+            text += f" (± {state['mutual_info_stderr']:.2f}, standard error)"
         if "log_px" in state:
             text += f", log p(x) (IWAE) {state['log_px']:.2f} nats"
         if "d_elbo" in state:
