@@ -306,6 +306,8 @@ def mutual_info_knn(codes: Any, factors: Any, n_neighbors: int = 3,
                 f"factor {k} has a value seen {counts[counts > 0].min()} times; the k-NN "
                 f"estimator needs more than n_neighbors={n_neighbors} rows of every value"
             )
+    big = np.abs(z).max(axis=0)  # first to [-1, 1], so the variance cannot overflow
+    z = z / np.where(big > 0, big, 1.0)
     sd = z.std(axis=0)
     z = z / np.where(sd > 0, sd, 1.0)
     for j in range(z.shape[1]):  # the jitter of a column depends on its values, not its place

@@ -178,7 +178,7 @@ CH05_LINEAR: dict[str, Any] = {
     "data_dim": 6,
     "noise_std": 1.0,
     "variances": {"distinct": (4.0, 1.0), "equal": (2.5, 2.5)},
-    "steps": 1500,
+    "steps": 1000,
     "lr": 0.02,
     "seeds": (0, 1, 2, 3, 4),
     "record_every": 25,

@@ -286,8 +286,9 @@ assert price[0.25] < price[1.0] < price[2.0] and price[4.0] < price[2.0]
 # arbitrary angle. That is the square canvas in miniature: a sprite moving equally far in
 # $x$ and $y$ gives two equally important directions, any rotation of which is as good.
 # Our sprites move further in $x$ than in $y$, so the argument predicts separate $x$ and $y$
-# axes, more so as β grows — until β switches the weaker direction off. A conv decoder is
-# not linear: Section 6 tests the prediction.
+# axes, under a pressure that grows with β until β starts switching directions off (the
+# price above peaks at β = 2 for this toy). A conv decoder is not linear, so only the
+# direction of the prediction carries over: Section 6 tests it.
 
 # %% [markdown]
 # ## 4. Scores within their bounds, beside their known answers
@@ -383,7 +384,7 @@ betas, seeds = list(CH05_SWEEP["betas"]), list(CH05_SWEEP["seeds"])
 models, runs = {}, {}
 for beta in betas:
     for seed in seeds:
-        model, history, _ = train_sprites_recipe(X_train, seed, beta=beta, device=device, test_images=X_test)
+        model, history, _ = train_sprites_recipe(X_train, seed, beta=beta, device=device)
         models[beta, seed] = model
         runs[beta, seed] = summarize_sprite_run(model, history, X_train, X_test, labels_test, seed, samples=SAMPLES)
         runs[beta, seed]["history"] = history
@@ -657,9 +658,9 @@ assert (MIG_X + MIG_Y)[-1].mean() > (MIG_X + MIG_Y)[i1].mean()  # beta = 4: x an
 #   shape included, far above chance (informativeness about 0.9; random codes 0.3).
 # - **They are far from disentangled**: every MIG and DCI disentanglement stays below the
 #   position-only line; each dimension mixes several factors (heatmaps).
-# - **β helps in the predicted direction, but 5 seeds cannot show it**: at β = 4 the mean MIG
-#   rises, through $x$ and $y$ — the factors of unequal importance — while shape and scale
-#   do not separate. The seeds spread so widely that the Welch interval of the gain over
+# - **β moves MIG in the predicted direction, but 5 seeds cannot show it**: at β = 4 the
+#   mean MIG rises, through $x$ and $y$ — the factors of unequal importance — while shape and
+#   scale do not separate. The seeds spread so widely that the Welch interval of the gain over
 #   β = 1 still includes zero and ρ is not significant (printed above); DCI disentanglement
 #   does not rise.
 #
