@@ -31,6 +31,7 @@ only carries no information and is left out (its entries in the results are NaN 
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ import numpy as np
 
 from course_vae._validate import (
     as_float_tensor,
+    check_choice,
     check_finite,
     check_nonnegative_int,
     check_positive_int,
@@ -54,10 +56,14 @@ __all__ = [
     "discrete_mutual_info",
     "factor_indices",
     "histogram_discretize",
+    "is_discrete_code",
     "mig",
     "mig_details",
+    "mutual_info_knn",
     "mutual_info_matched",
     "rank_discretize",
+    "ross_mutual_info",
+    "traversal_change",
 ]
 
 
@@ -201,36 +207,191 @@ def mutual_info_matched(codes: Any, factors: Any) -> tuple[np.ndarray, np.ndarra
     return mi, h
 
 
+def is_discrete_code(codes: Any, max_values: int | None = None) -> bool:
+    """True when every column of ``codes`` (n, d) takes at most ``max_values`` distinct values
+    (default: sqrt(n), at least 2) -- a code of labels or indices, not of real numbers."""
+    z = codes_array(codes)
+    limit = max(2, int(math.isqrt(z.shape[0]))) if max_values is None else check_positive_int(
+        max_values, "max_values")
+    return all(len(np.unique(z[:, j])) <= limit for j in range(z.shape[1]))
+
+
+def ross_mutual_info(x: np.ndarray, y: np.ndarray, n_neighbors: int = 3) -> float:
+    r"""Ross (2014)'s k-NN estimate (nats) of I(x; y), x continuous (n,), y discrete (n,).
+
+    For each point: d_i, the distance to its k-th nearest neighbour among the points of its
+    own class (k = min(``n_neighbors``, class size - 1)); m_i, the number of points of any
+    class within d_i (itself included).  Then
+    :math:`\hat I = \psi(n) + \langle\psi(k)
+angle - \langle\psi(n_{y_i})
+angle -
+    \langle\psi(m_i)
+angle`, clipped at 0; points alone in their class are left out.
+    The same computation as scikit-learn's ``_compute_mi_cd`` (``mutual_info_classif``),
+    vectorised for one dimension: sorted arrays instead of k-d trees.
+    """
+    from scipy.special import digamma
+
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    y = np.asarray(y).reshape(-1)
+    n = x.shape[0]
+    radius, k_all, counts = np.zeros(n), np.zeros(n), np.zeros(n)
+    for label in np.unique(y):
+        idx = np.flatnonzero(y == label)
+        m = idx.size
+        counts[idx] = m
+        if m < 2:
+            continue
+        k = min(n_neighbors, m - 1)
+        order = np.argsort(x[idx], kind="stable")
+        srt = x[idx][order]
+        pad = np.concatenate([np.full(k, -np.inf), srt, np.full(k, np.inf)])
+        offsets = np.concatenate([np.arange(-k, 0), np.arange(1, k + 1)])
+        cand = np.abs(pad[np.arange(m)[:, None] + k + offsets[None, :]] - srt[:, None])
+        kth = np.partition(cand, k - 1, axis=1)[:, k - 1]
+        radius[idx[order]] = np.nextafter(kth, 0)
+        k_all[idx[order]] = k
+    keep = counts > 1
+    xs, r = x[keep], radius[keep]
+    allv = np.sort(xs)
+    lo = np.searchsorted(allv, xs - r, side="left")
+    hi = np.searchsorted(allv, xs + r, side="right")
+    n_all = allv.size
+    for _ in range(n_all):  # the edges, as |x_j - x_i| <= r_i is computed (rounding at the ends)
+        out_hi = (hi > 0) & (np.abs(allv[np.maximum(hi - 1, 0)] - xs) > r)
+        in_hi = (hi < n_all) & (np.abs(allv[np.minimum(hi, n_all - 1)] - xs) <= r)
+        out_lo = (lo < n_all) & (np.abs(allv[np.minimum(lo, n_all - 1)] - xs) > r)
+        in_lo = (lo > 0) & (np.abs(allv[np.maximum(lo - 1, 0)] - xs) <= r)
+        if not (out_hi | in_hi | out_lo | in_lo).any():
+            break
+        hi = hi - out_hi + (in_hi & ~out_hi)
+        lo = lo + out_lo - (in_lo & ~out_lo)
+    m_all = hi - lo
+    n_keep = int(keep.sum())
+    if n_keep == 0:
+        return 0.0
+    mi = (digamma(n_keep) + np.mean(digamma(k_all[keep])) - np.mean(digamma(counts[keep]))
+          - np.mean(digamma(m_all)))
+    return max(0.0, float(mi))
+
+
+def _knn_applies(v: np.ndarray, n_neighbors: int = 3) -> bool:
+    """Every value of every factor seen more than ``n_neighbors`` times."""
+    for k in range(v.shape[1]):
+        counts = np.bincount(v[:, k])
+        if counts[counts > 0].min() <= n_neighbors and len(np.unique(v[:, k])) > 1:
+            return False
+    return True
+
+
+def mutual_info_knn(codes: Any, factors: Any, n_neighbors: int = 3,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r"""I(z_j; v_k) (d, K) nats of continuous codes and discrete factors, and H(v_k) (K,).
+
+    Ross (2014)'s k-nearest-neighbour estimator for a continuous variable against a discrete
+    one (:func:`ross_mutual_info`, the estimator of scikit-learn's ``mutual_info_classif``,
+    ``n_neighbors`` = 3 as there).  As scikit-learn does, each column is scaled to unit
+    variance and given a tiny seeded jitter (1e-10 x max(1, mean |z|)), so tied values do not
+    break the distances.  No bins: no binning bias and no bin edges that fall across unequal
+    class counts.  Each entry is clipped into [0, H(v_k)].  Deterministic for a given ``seed``.
+    """
+    z, v = _codes_and_factors(codes, factors)
+    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
+    seed = check_nonnegative_int(seed, "seed")
+    h = discrete_entropy(v)
+    for k in range(v.shape[1]):
+        counts = np.bincount(v[:, k])
+        if h[k] > 0 and counts[counts > 0].min() <= n_neighbors:
+            raise ValueError(
+                f"factor {k} has a value seen {counts[counts > 0].min()} times; the k-NN "
+                f"estimator needs more than n_neighbors={n_neighbors} rows of every value"
+            )
+    big = np.abs(z).max(axis=0)  # first to [-1, 1], so the variance cannot overflow
+    z = z / np.where(big > 0, big, 1.0)
+    sd = z.std(axis=0)
+    z = z / np.where(sd > 0, sd, 1.0)
+    for j in range(z.shape[1]):  # the jitter of a column depends on its values, not its place
+        rng = np.random.default_rng([seed, zlib.crc32(np.ascontiguousarray(z[:, j]).tobytes())])
+        z[:, j] = z[:, j] + 1e-10 * max(1.0, float(np.abs(z[:, j]).mean())) * rng.standard_normal(
+            z.shape[0])
+    mi = np.zeros((z.shape[1], v.shape[1]))
+    for k in range(v.shape[1]):
+        if h[k] <= 0:
+            continue
+        for j in range(z.shape[1]):
+            mi[j, k] = min(ross_mutual_info(z[:, j], v[:, k], n_neighbors), h[k])
+    return mi, h
+
+
 @dataclass(frozen=True)
 class MIGResult:
     """MIG and its parts: ``mutual_info`` (d, K) nats, ``entropy`` (K,) nats,
-    ``per_factor`` (K,) normalised gaps (NaN for a constant factor), ``top_dims`` (K, 2)."""
+    ``per_factor`` (K,) normalised gaps (NaN for a constant factor), ``top_dims`` (K, 2),
+    ``estimator`` the name of the estimator used."""
 
     score: float
     per_factor: np.ndarray
     mutual_info: np.ndarray
     entropy: np.ndarray
     top_dims: np.ndarray
+    estimator: str = "matched"
+
+    @property
+    def normalised(self) -> np.ndarray:
+        """I(z_j; v_k) / H(v_k) (d, K') for the K' factors that vary."""
+        keep = self.entropy > 0
+        return self.mutual_info[:, keep] / self.entropy[keep][None, :]
 
 
-def mig_details(codes: Any, factors: Any, n_bins: int | None = None) -> MIGResult:
+ESTIMATORS = ("auto", "knn", "matched")
+
+
+def mig_details(codes: Any, factors: Any, n_bins: int | None = None, *,
+                estimator: str = "auto", upper_bound: Any = None, seed: int = 0) -> MIGResult:
     r"""Mutual Information Gap with its MI matrix, factor entropies and per-factor gaps.
 
     Per factor k: :math:`(I_{(1)k} - I_{(2)k}) / H(v_k)` for the two largest
     :math:`I(z_j; v_k)` over code dimensions j; the score averages it over the factors
-    that are not constant.  Needs d >= 2 code dimensions.  ``n_bins=None`` (default): the
-    calibrated estimator :func:`mutual_info_matched`; an int: disentanglement_lib's
-    plug-in estimator on ``n_bins`` equal-width bins (biased upwards for small n).
+    that are not constant.  Needs d >= 2 code dimensions.  The estimator of I:
+
+    * ``"knn"``: :func:`mutual_info_knn` (Ross 2014, scikit-learn), for continuous codes --
+      posterior samples z ~ q(z|x) or means;
+    * ``"matched"``: :func:`mutual_info_matched` (equal-frequency bins, Miller-Madow), exact
+      for a discrete code (a column of at most n_k values is used as it is);
+    * ``"auto"`` (default): ``"matched"`` when :func:`is_discrete_code` (a code of indices)
+      or when some factor value is seen 3 times or fewer (too few for k = 3 neighbours),
+      else ``"knn"``;
+    * ``n_bins`` an int: disentanglement_lib's plug-in estimator on ``n_bins`` equal-width
+      bins (biased upwards for small n), whatever ``estimator`` says.
+
+    ``upper_bound`` (d,) nats, optional: a known bound on each dimension's information,
+    I(z_j; v_k) <= I(z_j; x) <= KL_j (the dimension's mean KL to the prior, when z are
+    samples of q(z|x) and v is a function of x); the estimates are clipped to it.
     """
     z, v = _codes_and_factors(codes, factors)
     if z.shape[1] < 2:
         raise ValueError(f"codes needs at least 2 dimensions for a gap, got {z.shape[1]}")
-    if n_bins is None:
-        mi, h = mutual_info_matched(z, v)
-    else:
+    check_choice(estimator, "estimator", ESTIMATORS)
+    if n_bins is not None:
         n_bins = check_positive_int(n_bins, "n_bins")
         mi = discrete_mutual_info(histogram_discretize(z, n_bins), v)
         h = discrete_entropy(v)
+        used = f"plug-in, {n_bins} bins"
+    else:
+        used = estimator if estimator != "auto" else (
+            "matched" if is_discrete_code(z) or not _knn_applies(v) else "knn")
+        mi, h = mutual_info_matched(z, v) if used == "matched" else mutual_info_knn(
+            z, v, seed=seed)
+    if upper_bound is not None:
+        bound_t = as_float_tensor(upper_bound, "upper_bound")
+        check_finite(bound_t, "upper_bound")
+        bound = bound_t.detach().cpu().double().numpy().reshape(-1)
+        if bound_t.ndim != 1 or bound.shape[0] != z.shape[1] or (bound < 0).any():
+            raise ValueError(
+                f"upper_bound must hold {z.shape[1]} non-negative values (one per code "
+                f"dimension), got {bound.tolist()}"
+            )
+        mi = np.minimum(mi, bound[:, None])
     order = np.argsort(-mi, axis=0, kind="stable")
     top = order[:2].T.copy()
     mi_sorted = np.take_along_axis(mi, order, axis=0)
@@ -246,12 +407,13 @@ def mig_details(codes: Any, factors: Any, n_bins: int | None = None) -> MIGResul
         mutual_info=mi,
         entropy=h,
         top_dims=top,
+        estimator=used,
     )
 
 
-def mig(codes: Any, factors: Any, n_bins: int | None = None) -> float:
-    """Mutual Information Gap in [0, 1] (see :func:`mig_details`)."""
-    return mig_details(codes, factors, n_bins).score
+def mig(codes: Any, factors: Any, n_bins: int | None = None, **kwargs: Any) -> float:
+    """Mutual Information Gap in [0, 1] (see :func:`mig_details`, whose keywords it takes)."""
+    return mig_details(codes, factors, n_bins, **kwargs).score
 
 
 @dataclass(frozen=True)
@@ -377,3 +539,24 @@ def dci(
         code_weights=rho,
         per_factor_accuracy=accuracy,
     )
+
+
+def traversal_change(decode: Any, codes: Any, span: float = 2.0) -> np.ndarray:
+    r"""How much each latent dimension moves the decoded image: (d,) mean pixel change.
+
+    For every row z of ``codes`` (n, d) and every dimension j, decodes z with z_j set to
+    -``span`` and to +``span`` (``decode``: (m, d) tensor -> (m, pixels) mean images in
+    [0, 1]) and averages :math:`\tfrac1P\sum_p |x_p(+) - x_p(-)|` over the rows: 0 for a
+    dimension the decoder ignores.
+    """
+    import torch
+
+    z = torch.as_tensor(codes_array(codes), dtype=torch.float64)
+    span = check_real(span, "span", low=0.0, low_open=True)
+    out = np.zeros(z.shape[1])
+    with torch.no_grad():
+        for j in range(z.shape[1]):
+            lo, hi = z.clone(), z.clone()
+            lo[:, j], hi[:, j] = -span, span
+            out[j] = float((decode(hi) - decode(lo)).abs().double().mean())
+    return out

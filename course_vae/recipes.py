@@ -19,6 +19,7 @@ builders and the one loop, :func:`course_vae.train.train`.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from course_vae.conv import ConvVAE
 from course_vae.data import ImageDataset, load_dataset
 from course_vae.made import AutoregressiveVAE
 from course_vae.models import VAE, VAEConfig
+from course_vae.schedules import LinearAnnealing
 from course_vae.text import TextVAE, make_sentences
 from course_vae.train import KLTracker, train
 
@@ -42,6 +44,7 @@ __all__ = [
     "CH04_TEXT",
     "CH04_VAE",
     "CH05_CAPACITY",
+    "CH05_LINEAR",
     "CH05_SPRITES",
     "CH05_SWEEP",
     "CH06_RUNS",
@@ -146,34 +149,52 @@ CH05_SPRITES: dict[str, Any] = {
     "n_scales": 3,
     "n_orientations": 1,
     "n_x": 6,
-    "n_y": 6,
+    "n_y": 3,
+    "y_span": 0.4,
     "test_fraction": 1 / 3,
     "split_seed": 0,
 }
-"""Chapter 05's data: 3 shapes x 3 scales x 6 x-positions x 6 y-positions on a 20 x 20 canvas
-(centres 2 pixels apart, so every position is a whole-pixel shift): 324 images, one per
-combination; a seeded third (108 images) held out."""
+"""Chapter 05's data: 3 shapes x 3 scales x 6 x-positions (over 10 pixels) x 3 y-positions
+(over 4 pixels) on a 20 x 20 canvas, centres 2 pixels apart (every position a whole-pixel
+shift), so x and y matter unequally: 162 images, one per combination; a seeded third
+(54 images) held out."""
 
 CH05_SWEEP: dict[str, Any] = {
     "channels": 16,
     "latent_dim": 6,
-    "epochs": 60,
-    "lr": 3e-3,
+    "epochs": 200,
+    "lr": 1e-2,
     "batch_size": 32,
-    "betas": (1.0, 2.0, 4.0, 8.0, 16.0),
+    "betas": (0.25, 1.0, 2.0, 4.0),
     "seeds": (0, 1, 2, 3, 4),
-    "control_latent_dim": 4,
-    "control_seeds": (0, 1, 2),
+    "samples": 8,
+    "warmup_steps": 200,
+    "long_epochs": 400,
 }
 """Chapter 05's beta sweep: a :class:`~course_vae.conv.ConvVAE` (two stride-2 convolutions of
-16 channels, 6 latents, Bernoulli decoder) on the 216 training sprites, Adam 3e-3, batches of
-32, 60 epochs (420 steps), for every beta and seed (the seed sets the initial weights and the
-training seed); the control: beta = 1 with 4 latents (as many as factors), seeds 0-2."""
+16 channels, 6 latents, Bernoulli decoder) on the 108 training sprites, Adam 1e-2, batches of
+32, 200 epochs (800 steps), the KL weight raised linearly from 0 to beta over the first
+``warmup_steps`` (without it some seeds never leave the all-collapsed start), for every beta and seed (the seed sets the initial weights and the
+training seed); the scores use ``samples`` draws of q(z|x) per held-out image; one beta = 1
+run of ``long_epochs`` shows where the training curve flattens."""
 
-CH05_CAPACITY: dict[str, Any] = {"c_max": 4.0, "ramp_steps": 300, "gamma": 30.0,
-                                 "seeds": (0, 1, 2)}
+CH05_CAPACITY: dict[str, Any] = {"c_max": 6.0, "ramp_steps": 600, "gamma": 30.0,
+                                 "seeds": (0,)}
 """Chapter 05's controlled capacity (:class:`~course_vae.schedules.KLCapacity`): the KL
-target rises to ``c_max`` nats over ``ramp_steps`` of the 420 steps, weight ``gamma``."""
+target rises to ``c_max`` nats over ``ramp_steps`` of the 800 steps, weight ``gamma``."""
+
+CH05_LINEAR: dict[str, Any] = {
+    "data_dim": 6,
+    "noise_std": 1.0,
+    "variances": {"distinct": (4.0, 1.0), "equal": (2.5, 2.5)},
+    "steps": 1000,
+    "lr": 0.02,
+    "seeds": (0, 1, 2, 3, 4),
+    "record_every": 25,
+}
+"""Chapter 05's linear VAEs (:func:`~course_vae.linear_gaussian.fit_linear_vae`): data
+x = U diag(sqrt(variances)) z + noise in ``data_dim`` dimensions (2 latent directions U),
+noise std 1, Adam for ``steps`` steps, 5 seeds per pair of variances."""
 
 # --------------------------------------------------------------------------- chapter 06
 
@@ -337,12 +358,16 @@ def train_sprites_recipe(
     track_every: int | None = None,
     device: torch.device | str | None = None,
     recipe: dict[str, Any] = CH05_SWEEP,
+    test_images: torch.Tensor | None = None,
+    epochs: int | None = None,
 ) -> tuple[ConvVAE, dict[str, list[float]], KLTracker | None]:
     """Build a :class:`~course_vae.conv.ConvVAE` of ``recipe`` (weights from ``seed``) on
     ``images`` (n, side**2) and train it with :func:`~course_vae.train.train`; return
     (model, history, tracker).  ``latent_dim`` overrides the recipe's (chapter 05's control);
     with ``track_every``, a :class:`~course_vae.train.KLTracker` of the training images' KL
-    per dimension every that many steps, else None."""
+    per dimension every that many steps, else None.  A recipe with ``warmup_steps`` raises a
+    numeric beta linearly from 0 over those steps (KL warm-up).  With ``test_images`` the history also
+    holds the held-out curves (``test_loss``, ...); ``epochs`` overrides the recipe's."""
     check_keys(recipe, ("channels", "latent_dim", "epochs", "lr", "batch_size"), "recipe")
     side = int(round(math.sqrt(images.shape[-1])))
     model = ConvVAE(side=side, latent_dim=recipe["latent_dim"] if latent_dim is None
@@ -350,7 +375,10 @@ def train_sprites_recipe(
     if device is not None:
         model.to(device)
     tracker = None if track_every is None else KLTracker(model, images, track_every)
-    history = train(model, images, epochs=recipe["epochs"], lr=recipe["lr"],
+    if recipe.get("warmup_steps") and isinstance(beta, numbers.Real) and objective is None:
+        beta = LinearAnnealing(recipe["warmup_steps"], 0.0, float(beta))
+    history = train(model, images, test_images, epochs=recipe["epochs"] if epochs is None
+                    else epochs, lr=recipe["lr"],
                     batch_size=recipe["batch_size"], beta=beta, seed=seed, device=device,
                     progress=False, objective=objective, on_step=tracker)
     return model, history, tracker

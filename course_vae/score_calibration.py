@@ -9,6 +9,12 @@ same factors and the same number of rows, to codes whose answer we know:
 * ``"rotated"`` -- the perfect code times a random rotation: all the information is there,
   but every dimension mixes every factor (a good score must drop clearly).
 
+With ``jitter`` > 0 every entry gets independent N(0, jitter^2) noise, so the code is
+continuous like a trained model's (a discrete code is scored exactly; a continuous one goes
+through the k-NN estimator that real codes meet).  ``keep`` names the factor columns the
+perfect code holds (default: all that vary); e.g. ``keep=(3, 4)`` on sprites is the
+**position-only** code -- x and y perfectly, one per dimension, and nothing else.
+
 A fourth floor, the trained codes with their rows permuted (so the pairing with the factors
 is broken), comes from :func:`permute_rows`.
 """
@@ -23,6 +29,7 @@ from course_vae._validate import (
     check_choice,
     check_nonnegative_int,
     check_positive_int,
+    check_real,
     codes_array,
 )
 from course_vae.disentanglement import factor_indices
@@ -33,15 +40,25 @@ REFERENCE_KINDS = ("random", "perfect", "rotated")
 
 
 def reference_codes(factors: Any, kind: str, n_dims: int | None = None,
-                    seed: int = 0) -> np.ndarray:
+                    seed: int = 0, *, jitter: float = 0.0, keep: Any = None) -> np.ndarray:
     """Codes (n, n_dims) of a known answer for ``factors`` (n, K): see the module docstring.
 
     ``n_dims`` defaults to K + 2 (two spare dimensions); it must be at least the number of
-    non-constant factors for ``"perfect"`` and ``"rotated"``.  Deterministic in ``seed``.
+    kept factors for ``"perfect"`` and ``"rotated"``.  ``jitter``: std of independent
+    Gaussian noise added to every entry; ``keep``: the factor columns (of ``factors``) the
+    code holds, default every non-constant one.  Deterministic in ``seed``.
     """
     check_choice(kind, "kind", REFERENCE_KINDS)
+    jitter = check_real(jitter, "jitter", low=0.0)
     v = factor_indices(factors)
-    v = v[:, [k for k in range(v.shape[1]) if len(np.unique(v[:, k])) > 1]]
+    if keep is None:
+        keep = [k for k in range(v.shape[1]) if len(np.unique(v[:, k])) > 1]
+    else:
+        keep = [check_nonnegative_int(k, "keep") for k in keep]
+        if not keep or max(keep) >= v.shape[1] or len(set(keep)) != len(keep):
+            raise ValueError(f"keep must name distinct factor columns in [0, {v.shape[1]}), "
+                             f"got {keep}")
+    v = v[:, keep]
     n, k = v.shape
     n_dims = k + 2 if n_dims is None else check_positive_int(n_dims, "n_dims")
     rng = np.random.default_rng(check_nonnegative_int(seed, "seed"))
@@ -49,12 +66,14 @@ def reference_codes(factors: Any, kind: str, n_dims: int | None = None,
         return rng.normal(size=(n, n_dims))
     if n_dims < k:
         raise ValueError(f"n_dims must be at least the {k} varying factors, got {n_dims}")
-    exact = (v - v.mean(axis=0)) / v.std(axis=0)
+    exact = (v - v.mean(axis=0)) / np.where(v.std(axis=0) > 0, v.std(axis=0), 1.0)
     z = 0.01 * rng.normal(size=(n, n_dims))
     z[:, rng.permutation(n_dims)[:k]] = exact
     if kind == "rotated":
         q, r = np.linalg.qr(rng.normal(size=(n_dims, n_dims)))
         z = z @ (q * np.sign(np.diag(r)))
+    if jitter > 0:
+        z = z + jitter * rng.normal(size=z.shape)
     return z
 
 

@@ -197,6 +197,7 @@ def make_sprites(
     n_y: int = 8,
     scale_range: tuple[float, float] = (0.5, 1.0),
     dtype: torch.dtype = torch.float32,
+    y_span: float = 1.0,
 ) -> Sprites:
     r"""Draw every combination of the factors once, on a ``size`` x ``size`` canvas.
 
@@ -209,6 +210,10 @@ def make_sprites(
     The defaults give 3 x 4 x 4 x 8 x 8 = 3072 distinct images of 28 x 28 (radii 3.5 to
     7 pixels, centres 7 to 21).  Smaller canvases work too, but there the pixel grid can
     make two combinations of a small square draw the same pixels.
+    ``y_span`` in (0, 1] shrinks the vertical range of the centres to that share of
+    [r_max, size - r_max] around the middle: with ``size=20, n_x=6, n_y=3, y_span=0.4``
+    x moves over 10 pixels in 6 steps and y over 4 pixels in 3 steps, both by whole
+    pixels -- two position factors of unequal importance (chapter 05).
     """
     size = check_positive_int(size, "size")
     if size < 8:
@@ -226,6 +231,7 @@ def make_sprites(
         raise ValueError(f"scale_range must satisfy 0 < lo <= hi <= 1, got {(lo, hi)!r}")
     if n_scales > 1 and lo == hi:
         raise ValueError(f"scale_range needs lo < hi for n_scales = {n_scales} distinct scales")
+    y_span = check_real(y_span, "y_span", low=0.0, high=1.0, low_open=True)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating torch dtype, got {dtype!r}")
     sizes = (len(shapes), n_scales, n_orientations, n_x, n_y)
@@ -240,7 +246,9 @@ def make_sprites(
     scales = np.linspace(lo, hi, n_scales) * r_max if n_scales > 1 else np.array([hi * r_max])
     angles = np.arange(n_orientations) * (math.pi / 2) / n_orientations
     xs = np.linspace(r_max, size - r_max, n_x) if n_x > 1 else np.array([size / 2.0])
-    ys = np.linspace(r_max, size - r_max, n_y) if n_y > 1 else np.array([size / 2.0])
+    half = y_span * (size / 2.0 - r_max)
+    ys = (np.linspace(size / 2.0 - half, size / 2.0 + half, n_y) if n_y > 1
+          else np.array([size / 2.0]))
 
     pix = np.arange(size) + 0.5
     # (scale, orientation, x, y, row, col) coordinates in each shape's unit frame

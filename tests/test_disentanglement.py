@@ -273,3 +273,70 @@ def test_dci_rejects_bad_input(factors):
         dci_from_importance(-np.eye(2))
     with pytest.raises(ValueError, match="importance must have shape"):
         dci_from_importance(np.ones((1, 3)))
+
+
+# ---------------------------------------------------------------- issue 22: information on samples
+from course_vae.disentanglement import (  # noqa: E402
+    is_discrete_code,
+    mutual_info_knn,
+    ross_mutual_info,
+    traversal_change,
+)
+
+
+def test_ross_estimator_is_scikit_learns():
+    from sklearn.feature_selection import mutual_info_classif
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 6, 432)
+    x = rng.normal(size=(432, 3))
+    x[:, 0] += 0.5 * y
+    ref = mutual_info_classif(x, y, discrete_features=False, random_state=0)
+    ours = np.array([ross_mutual_info(x[:, j] / x[:, j].std(), y) for j in range(3)])
+    np.testing.assert_allclose(ours, ref, atol=0.01)
+    assert ours[0] > 0.2 and ours[1] < 0.06
+
+
+def test_knn_information_of_known_codes():
+    rng = np.random.default_rng(0)
+    v = np.stack([rng.integers(0, 3, 400), rng.integers(0, 6, 400)], 1)
+    exact = v + 1e-6 * rng.normal(size=v.shape)
+    mi, h = mutual_info_knn(exact, v)
+    assert mi[0, 0] > 0.95 * h[0] and mi[1, 1] > 0.95 * h[1]  # each column knows its factor
+    assert mi[0, 1] < 0.05 and mi[1, 0] < 0.05  # and not the other
+    assert (mi <= h[None, :]).all()
+    np.testing.assert_array_equal(mi, mutual_info_knn(exact, v)[0])  # deterministic
+
+
+def test_auto_estimator_and_upper_bound():
+    rng = np.random.default_rng(1)
+    v = np.stack([rng.integers(0, 4, 200), rng.integers(0, 4, 200)], 1)
+    assert is_discrete_code(v) and not is_discrete_code(v + rng.normal(size=v.shape))
+    assert mig_details(v, v).estimator == "matched"
+    assert mig_details(v + 1e-6 * rng.normal(size=v.shape), v).estimator == "knn"
+    z = v + 1e-6 * rng.normal(size=v.shape)
+    capped = mig_details(z, v, upper_bound=[0.1, 2.0])
+    assert capped.mutual_info[0].max() <= 0.1 + 1e-12  # cut to the bound
+    assert capped.mutual_info[1, 1] > 1.0
+    assert np.isclose(mig(z, v, upper_bound=[0.1, 2.0]), capped.score)
+    with pytest.raises(ValueError, match="upper_bound"):
+        mig(z, v, upper_bound=[0.1])
+    with pytest.raises(ValueError, match="upper_bound"):
+        mig(z, v, upper_bound=[-1.0, 1.0])
+    with pytest.raises(ValueError, match="estimator"):
+        mig(z, v, estimator="kde")
+    with pytest.raises(ValueError, match="more than n_neighbors"):
+        mutual_info_knn(z[:5], np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 2]]))
+
+
+def test_traversal_change_sees_only_the_used_dimensions():
+    import torch
+
+    w = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.5, 0.0]], dtype=torch.float64)  # z3 unused
+
+    def decode(z):  # 3 "pixels": sigmoid(z1), sigmoid(z2 / 2), 0.5 -- z3 moves nothing
+        return torch.sigmoid(z @ torch.cat([w, torch.zeros(1, 3, dtype=torch.float64)]).T)
+
+    codes = np.random.default_rng(0).normal(size=(20, 3))
+    move = traversal_change(decode, codes, span=2.0)
+    assert move[2] == 0.0 and move[0] > move[1] > 0.0

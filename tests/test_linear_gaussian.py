@@ -234,3 +234,53 @@ def test_trained_linear_vae_matches_the_closed_form():
     assert model.column_norms2().sort().values[0] < 0.02  # the collapsed column is ~0
     with pytest.raises(ValueError):
         model.check_data(torch.zeros(4, 2))
+
+
+# ---------------------------------------------------------------- chapter 05: rotation gap
+def test_rotation_gap_closed_form_and_symmetry():
+    import math
+
+    from course_vae.linear_gaussian import rotation_2d, rotation_gap
+
+    gram = torch.diag(torch.tensor([4.0, 1.0], dtype=torch.float64))
+    theta = torch.linspace(0, math.pi / 2, 91, dtype=torch.float64)
+    gap = rotation_gap(gram, 1.0, rotation_2d(theta))
+    assert gap[0].abs() < 1e-12 and gap[-1].abs() < 1e-12 and (gap[1:-1] > 0).all()
+    # at 45 degrees: P11 = P22 = 1 + (4 + 1) / 2, det P = 5 * 2
+    assert torch.isclose(gap[45], torch.tensor(0.5 * math.log(3.5**2 / 10.0), dtype=torch.float64))
+    # equal variances: zero for every rotation
+    assert rotation_gap(2.5 * torch.eye(2, dtype=torch.float64), 1.0, rotation_2d(theta)).abs().max() < 1e-12
+    # it is the KL of the best diagonal q to the posterior (LinearGaussian's mean-field gap)
+    R = rotation_2d(torch.tensor(0.3, dtype=torch.float64))
+    W = torch.randn(5, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    model = LinearGaussian(W @ R.T, torch.zeros(5, dtype=torch.float64), 0.7)
+    x = torch.zeros(1, 5, dtype=torch.float64)
+    mean, var = model.mean_field_posterior(x)
+    kl = model.posterior_kl(x, mean, q_var=var)
+    assert torch.isclose(kl[0], rotation_gap(W.T @ W, 0.7, R), atol=1e-10)
+    with pytest.raises(ValueError, match="gram"):
+        rotation_gap(torch.ones(3), 1.0, R)
+    with pytest.raises(ValueError, match="rotation"):
+        rotation_gap(gram, 1.0, torch.eye(3))
+
+
+def test_axis_angle_and_trained_linear_vaes_land_on_the_zero_of_the_gap():
+    import math
+
+    from course_vae.linear_gaussian import axis_angle, fit_linear_vae, rotation_2d, rotation_gap
+
+    U, _ = torch.linalg.qr(torch.randn(4, 2, generator=torch.Generator().manual_seed(1),
+                                       dtype=torch.float64))
+    rot = rotation_2d(torch.tensor(math.radians(20.0), dtype=torch.float64))
+    assert abs(axis_angle(U @ rot, U) - 20.0) < 1e-9
+    assert abs(axis_angle(U @ rot @ torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64), U)
+               - 20.0) < 1e-9  # relabelling the axes changes nothing
+    eye = torch.eye(4, dtype=torch.float64)
+    cov = U @ torch.diag(torch.tensor([4.0, 1.0], dtype=torch.float64)) @ U.T + eye
+    fit = fit_linear_vae(cov, 2, 1.0, steps=1500, lr=0.02, seed=0, U=U, record_every=100)
+    assert fit.angles[-1] < 1.0  # aligned
+    assert rotation_gap(fit.W.T @ fit.W, 1.0, torch.eye(2, dtype=torch.float64)) < 1e-4
+    nll = 0.5 * (4 * math.log(2 * math.pi) + torch.logdet(cov).item() + 4)
+    assert abs(fit.loss[-1].item() - nll) < 1e-3  # the exact likelihood is reached
+    with pytest.raises(ValueError, match="cov"):
+        fit_linear_vae(torch.ones(3), 2, 1.0)

@@ -249,3 +249,60 @@ def test_capacity_kl_lines_follow_the_input():
         plot_capacity_kl(steps, kl, np.zeros(5), dim_labels=["x"])
     with pytest.raises(ValueError, match="kl_per_dim"):
         plot_capacity_kl(steps, kl[:3], np.zeros(5))
+
+
+# ---------------------------------------------------------------- issue 22 figures
+def test_rotation_gap_figure_draws_curves_ticks_and_traces():
+    from course_vae.plots import plot_rotation_gap
+
+    a = np.linspace(0, 45, 10)
+    fig = plot_rotation_gap(a, {"distinct": np.sin(np.radians(a)), "equal": np.zeros(10)},
+                            trained={"distinct": [0.0, 0.1], "equal": [12.0, 30.0]},
+                            traces={"distinct": np.ones((2, 4)), "equal": np.zeros((2, 4))},
+                            steps=[1, 2, 3, 4])
+    left, right = fig.axes
+    np.testing.assert_allclose(left.lines[0].get_ydata(), np.sin(np.radians(a)))
+    assert len(right.lines) == 4
+    with pytest.raises(ValueError, match="gaps"):
+        plot_rotation_gap(a, {"x": np.zeros(3)})
+    plt.close("all")
+
+
+def test_mi_heatmaps_label_each_dimension_with_its_kl():
+    from course_vae.plots import plot_mi_heatmaps
+
+    mi = {1.0: np.full((3, 2), 0.5), 4.0: np.eye(3, 2)}
+    kl = {1.0: np.array([1.0, 0.5, 0.05]), 4.0: np.array([2.0, 0.01, 0.0])}
+    fig = plot_mi_heatmaps(mi, kl, ["x", "y"])
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[2].endswith("off") and not labels[0].endswith("off")
+    with pytest.raises(ValueError, match="mi"):
+        plot_mi_heatmaps({1.0: np.zeros((2, 2))}, {1.0: np.zeros(3)}, ["x", "y"])
+    plt.close("all")
+
+
+def test_code_scatter_and_loss_curves():
+    from course_vae.plots import plot_code_scatter, plot_loss_curves
+
+    z = np.random.default_rng(0).normal(size=(20, 4))
+    lab = np.random.default_rng(1).integers(0, 3, size=(20, 5))
+    fig = plot_code_scatter({1.0: z}, lab, {1.0: (0, 2)})
+    np.testing.assert_allclose(fig.axes[0].collections[0].get_offsets()[:, 0], z[:, 0])
+    fig = plot_loss_curves({"a": (np.arange(5), np.arange(5.0) + 1),
+                            "b": (np.arange(5), np.ones((3, 5)))}, budget=3)
+    assert len(fig.axes[0].lines) == 1 + 3 + 1
+    with pytest.raises(ValueError, match="steps"):
+        plot_loss_curves({"a": (np.arange(4), np.ones(5))})
+    plt.close("all")
+
+
+def test_rd_plane_draws_the_held_out_bound():
+    from course_vae.plots import plot_rd_plane
+
+    r = np.array([[5.0, 6.0], [2.0, 3.0]])
+    fig = plot_rd_plane(np.log(108), [1.0, 4.0], train=(r, r + 10), test=(r, r + 20),
+                        test_entropy=np.log(54))
+    assert any("log N_test" in (line.get_label() or "") for line in fig.axes[0].lines)
+    with pytest.raises(ValueError, match="test_entropy"):
+        plot_rd_plane(np.log(108), [1.0, 4.0], train=(r, r), test_entropy=-1.0)
+    plt.close("all")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +15,7 @@ from course_vae.recipes import (
     CH04_AR_VAE,
     CH04_VAE,
     CH05_CAPACITY,
+    CH05_LINEAR,
     CH05_SPRITES,
     CH05_SWEEP,
     model_from_recipe,
@@ -62,11 +64,44 @@ def test_chapter_04_and_05_budgets():
     }
     assert (CH04_VAE["latent_dim"], CH04_VAE["epochs"], CH04_VAE["lr"]) == (8, 60, 1e-3)
     assert CH04_AR_VAE == {**CH04_VAE, "ar_hidden": (256,)}
-    assert CH05_SWEEP["betas"] == (1.0, 2.0, 4.0, 8.0, 16.0)
+    assert CH05_SWEEP["betas"] == (0.25, 1.0, 2.0, 4.0)  # issue 22: from below 1
     assert len(CH05_SWEEP["seeds"]) >= 5
-    assert CH05_SWEEP["control_latent_dim"] == 4  # as many latents as varying factors
+    assert CH05_SWEEP["warmup_steps"] < CH05_SWEEP["epochs"] * 4  # warm-up inside the budget
     assert CH05_SPRITES["n_orientations"] == 1 and CH05_SPRITES["size"] == 20
+    assert (CH05_SPRITES["n_x"], CH05_SPRITES["n_y"]) == (6, 3)  # x and y of unequal importance
     assert set(CH05_CAPACITY) == {"c_max", "ramp_steps", "gamma", "seeds"}
+    assert set(CH05_LINEAR["variances"]) == {"distinct", "equal"}
+
+
+def test_sprite_recipe_warms_the_kl_weight_up():
+    from course_vae.recipes import train_sprites_recipe
+
+    images = (torch.rand(12, 64, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    sprite = {"channels": 4, "latent_dim": 3, "epochs": 3, "lr": 1e-3, "batch_size": 4,
+              "warmup_steps": 6}
+    _, history, _ = train_sprites_recipe(images, 0, beta=2.0, recipe=sprite, test_images=images[:4])
+    assert history["beta"][0] < history["beta"][-1] == 2.0  # rises to beta within the budget
+    assert len(history["test_elbo"]) == 3
+    _, history, _ = train_sprites_recipe(images, 0, beta=2.0, recipe=sprite, epochs=1)
+    assert len(history["train_loss"]) == 1
+
+
+def test_code_scores_respect_the_kl_bound():
+    from course_vae.runs import code_scores, sample_codes
+
+    rng = np.random.default_rng(0)
+    labels = torch.from_numpy(np.stack([rng.integers(0, 3, 60), rng.integers(0, 4, 60)], 1))
+    mu = torch.stack([labels[:, 0].double(), labels[:, 1].double(), torch.zeros(60)], 1)
+    mu[:, 2] = 0.05 * torch.from_numpy(rng.normal(size=60))  # a nearly-off dimension
+    logvar = torch.tensor([-6.0, -6.0, 0.0]).expand(60, 3)
+    z = sample_codes(mu, logvar, samples=4, seed=1)
+    assert z.shape == (240, 3)
+    np.testing.assert_allclose(z[:60, 0], mu[:, 0], atol=0.3)  # grouped by draw
+    sc = code_scores(mu, logvar, labels, samples=4, seed=1)
+    mi = sc["mig"].mutual_info
+    assert (mi <= sc["kl_dims"][:, None] + 1e-12).all()
+    assert mi[2].max() <= sc["kl_dims"][2] < 0.01  # the off dimension knows (almost) nothing
+    assert sc["mig"].score > 0.85 and sc["mig_permuted"] < 0.1
 
 
 def test_model_from_recipe_builds_the_chapter_04_models():

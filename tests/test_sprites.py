@@ -238,9 +238,10 @@ def ch05_sprites() -> Sprites:
 def test_ch05_sprites_have_four_real_factors_each_combination_once(ch05_sprites):
     s = ch05_sprites
     varying = {n: k for n, k in zip(s.factor_names, s.factor_sizes, strict=True) if k > 1}
-    assert varying == {"shape": 3, "scale": 3, "x": 6, "y": 6}
-    assert len(s) == 324 == len(torch.unique(s.images, dim=0))
-    assert len({tuple(r) for r in s.labels.tolist()}) == 324
+    assert varying == {"shape": 3, "scale": 3, "x": 6, "y": 3}  # x and y of unequal range
+    assert len(s) == 162 == len(torch.unique(s.images, dim=0))
+    assert len({tuple(r) for r in s.labels.tolist()}) == 162
+    assert np.ptp(s.factor_values[3]) == 10.0 and np.ptp(s.factor_values[4]) == 4.0
     np.testing.assert_allclose(np.diff(s.factor_values[3]), 2.0)  # whole-pixel steps
     np.testing.assert_allclose(np.diff(s.factor_values[4]), 2.0)
 
@@ -251,7 +252,7 @@ def test_ch05_area_depends_only_on_shape_and_scale(ch05_sprites):
     for i in range(s.factor_sizes[0]):
         for j in range(s.factor_sizes[1]):
             a = area[(s.labels[:, 0] == i) & (s.labels[:, 1] == j)]
-            assert len(a) == 36 and a.min() == a.max()
+            assert len(a) == 18 and a.min() == a.max()
     # and moving a sprite by one grid step shifts its pixels by exactly 2 columns
     img = s.images_2d()
     a = img[s.index_of(shape=0, scale=1, orientation=0, x=1, y=2)]
@@ -273,3 +274,19 @@ def test_split_indices_partition_and_seed():
         split_indices(10, 1.0)
     with pytest.raises(ValueError, match="empty"):
         split_indices(2, 0.01)
+
+
+def test_y_span_gives_unequal_whole_pixel_positions():
+    s = make_sprites(size=20, shapes=("square", "ellipse"), n_scales=2, n_orientations=1,
+                     n_x=6, n_y=3, y_span=0.4)
+    assert s.factor_values[3] == (5.0, 7.0, 9.0, 11.0, 13.0, 15.0)
+    assert s.factor_values[4] == (8.0, 10.0, 12.0)
+    area = s.images.sum(1)
+    for i in range(2):
+        for j in range(2):
+            cell = area[(s.labels[:, 0] == i) & (s.labels[:, 1] == j)]
+            assert cell.min() == cell.max()  # whole-pixel shifts keep the area
+    default = make_sprites(size=20, n_x=6, n_y=6, n_scales=1, n_orientations=1)
+    assert default.factor_values[4] == default.factor_values[3]  # y_span = 1: unchanged
+    with pytest.raises(ValueError, match="y_span"):
+        make_sprites(size=20, y_span=0.0)

@@ -74,15 +74,18 @@ UNCOMPARED: dict[str, dict[str, str]] = {
             "KL over training of annealed runs",
     },
     "05_beta_vae": {
-        'print("beta | R train  D train | R held-out  D held-out | active dims per seed")':
-            "rate, distortion and active dimensions of 25 trained conv VAEs (CPU kernels move "
-            "their 2nd decimal)",
-        "i1, i16 = betas.index(1.0), betas.index(16.0)":
-            "trained rates and held-out minus training distortion",
-        "mi_frac = {}": "mutual information of trained models' codes with the factors",
-        "mig_mean = MIG.mean(axis=1)":
-            "MIG and DCI of trained models' codes (bins and forest splits follow the codes)",
-        "on_step = {}":
+        "loss_gap = {k: max(f.loss[-1].item() for f in v) - best_loss[k] for k, v in fits.items()}":
+            "angles and losses of trained linear VAEs (Adam steps: CPU kernels move low digits)",
+        'tr_loss, te_loss = np.array(long_history["train_loss"]), -np.array(long_history["test_elbo"])':
+            "training curves, rates, distortions and active dimensions of 21 trained conv VAEs",
+        "gap = D_te.mean(axis=1) - D_tr.mean(axis=1)":
+            "rates and generalisation gaps of the trained models",
+        "kl_all, move_all = [], []": "how far the trained decoders move the image per dimension",
+        "n_means_over = n_raw_over = n_cells = 0":
+            "information estimates of the trained models' codes against their KL bounds",
+        "def welch_upper(a, b, level=0.95):":
+            "MIG and DCI of trained models' codes, and their statistics over seeds",
+        "on_step = {j: int(steps[np.flatnonzero(kl_trace[:, j] > 0.1)[0]]) for j in range(kl_trace.shape[1])":
             "step at which each dimension of a capacity-trained model switches on; its rate, "
             "distortion and MIG",
     },

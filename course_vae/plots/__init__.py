@@ -26,9 +26,12 @@ from course_vae.plots.collapse import (
     plot_remedy_comparison,
 )
 from course_vae.plots.disentanglement import (
+    plot_code_scatter,
     plot_latent_traversal,
+    plot_mi_heatmaps,
     plot_mig_vs_beta,
     plot_rate_distortion,
+    plot_rotation_gap,
     plot_traversal_state,
 )
 from course_vae.plots.divergences import (
@@ -48,7 +51,7 @@ from course_vae.plots.latent_space import (
     plot_sample_quality,
 )
 from course_vae.plots.loss_audit import plot_loss_audit
-from course_vae.plots.rate_distortion import plot_capacity_kl, plot_rd_plane
+from course_vae.plots.rate_distortion import plot_capacity_kl, plot_loss_curves, plot_rd_plane
 from course_vae.plots.style import COURSE_STYLE, plot_image_rows, use_course_style
 from course_vae.plots.training import (
     plot_elbo_vs_q,
@@ -62,6 +65,9 @@ __all__ = [
     "KL_TERM_LABELS",
     "plot_beta_comparison",
     "plot_capacity_kl",
+    "plot_code_scatter",
+    "plot_mi_heatmaps",
+    "plot_rotation_gap",
     "plot_beta_sweep",
     "plot_collapse_run",
     "plot_dose_response",
@@ -82,6 +88,7 @@ __all__ = [
     "plot_latent_scatter",
     "plot_latent_traversal",
     "plot_loss_audit",
+    "plot_loss_curves",
     "plot_mc_convergence",
     "plot_mig_vs_beta",
     "plot_rate_distortion",

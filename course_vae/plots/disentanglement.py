@@ -9,9 +9,12 @@ from course_vae._validate import check_callable, check_image_shape, check_keys
 from course_vae.plots.style import as_array, betas_array, per_beta_array, show_image
 
 __all__ = [
+    "plot_code_scatter",
     "plot_latent_traversal",
+    "plot_mi_heatmaps",
     "plot_mig_vs_beta",
     "plot_rate_distortion",
+    "plot_rotation_gap",
     "plot_traversal_state",
 ]
 
@@ -221,5 +224,114 @@ def plot_traversal_state(state: dict):
     ax1.set_xlabel("generative factor")
     ax1.set_ylabel(f"I($z_{{{j}}}$; factor) / H(factor)")
     ax1.set_title(f"What $z_{{{j}}}$ encodes (KL {state['kl']:.2f} nats)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rotation_gap(angles_deg, gaps: dict, trained: dict | None = None,
+                      traces: dict | None = None, steps=None,
+                      title: str = "Why a diagonal posterior picks axes: the linear VAE"):
+    r"""Left: the closed-form mean-field gap (nats) against the rotation angle of the latent
+    axes, one curve per name of ``gaps`` (name -> (A,) gaps at ``angles_deg`` (A,)), with
+    ``trained`` (name -> final angles of trained models, degrees in [0, 45]) as dots on the
+    axis.  Right (with ``traces``: name -> (seeds, T) angles at ``steps`` (T,)): each trained
+    model's angle during training.  Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    a = as_array(angles_deg, "angles_deg").reshape(-1)
+    if not gaps:
+        raise ValueError("gaps must name at least one curve")
+    ncol = 2 if traces else 1
+    fig, axes = plt.subplots(1, ncol, figsize=(6.2 * ncol, 4.0), squeeze=False)
+    ax = axes[0, 0]
+    for i, (name, g) in enumerate(gaps.items()):
+        g = as_array(g, f"gaps[{name!r}]").reshape(-1)
+        if g.shape != a.shape:
+            raise ValueError(f"gaps[{name!r}] needs {a.size} values, got {g.size}")
+        ax.plot(a, g, "-", color=f"C{i}", label=f"closed form: {name}")
+        if trained and name in trained:
+            t = np.atleast_1d(as_array(trained[name], f"trained[{name!r}]"))
+            ax.plot(t, np.full(t.shape, -0.004 - 0.006 * i), "|", color=f"C{i}", markersize=12,
+                    mew=2, label=f"trained linear VAEs ({t.size} seeds): {name}")
+    ax.set_xlabel("rotation of the latent axes away from the generative ones (degrees)")
+    ax.set_ylabel("mean-field gap (nats per example)")
+    ax.set_title("closed form, and where trained models end")
+    ax.legend(fontsize=8)
+    if traces:
+        ax = axes[0, 1]
+        s = as_array(steps, "steps").reshape(-1)
+        for i, (name, tr) in enumerate(traces.items()):
+            tr = np.atleast_2d(as_array(tr, f"traces[{name!r}]"))
+            if tr.shape[1] != s.size:
+                raise ValueError(f"traces[{name!r}] needs {s.size} columns, got {tr.shape[1]}")
+            for k, row in enumerate(tr):
+                ax.plot(s, row, "-", color=f"C{i}", alpha=0.7, label=name if k == 0 else None)
+        ax.set_xlabel("Adam step")
+        ax.set_ylabel("angle to the generative axes (degrees)")
+        ax.set_ylim(-1, 46)
+        ax.set_title("the angle during training (one line per seed)")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mi_heatmaps(mi: dict, kl: dict, factor_names, threshold: float = 0.1,
+                     title: str = r"What each latent dimension knows: $I(z_j; v_k)/H(v_k)$"):
+    r"""One heatmap per key of ``mi`` (e.g. beta -> (d, K) normalised information); rows are
+    latent dimensions labelled with their KL_j (``kl``: key -> (d,) nats, the bound on their
+    information), marked "off" below ``threshold`` nats.  Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if not mi:
+        raise ValueError("mi must hold at least one matrix")
+    names = list(factor_names)
+    fig, axes = plt.subplots(1, len(mi), figsize=(2.9 * len(mi) + 0.8, 3.6), squeeze=False)
+    for ax, (key, m) in zip(axes[0], mi.items(), strict=True):
+        m = as_array(m, f"mi[{key!r}]")
+        k = as_array(kl[key], f"kl[{key!r}]").reshape(-1)
+        if m.ndim != 2 or m.shape != (k.size, len(names)):
+            raise ValueError(f"mi[{key!r}] must be (d, {len(names)}) with d = len(kl), got "
+                             f"{m.shape}")
+        im = ax.imshow(m, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+        for j in range(m.shape[0]):
+            for f in range(m.shape[1]):
+                ax.text(f, j, f"{m[j, f]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if m[j, f] < 0.6 else "black")
+        ax.set_xticks(range(len(names)), names)
+        ax.set_yticks(range(k.size), [f"z{j + 1} KL {k[j]:.2f}" + (" off" if k[j] < threshold
+                                                                      else "")
+                                      for j in range(k.size)], fontsize=7)
+        ax.set_title(rf"$\beta$ = {key:g}" if isinstance(key, (int, float)) else str(key))
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="I / H")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_code_scatter(codes: dict, labels, dims: dict, factors: tuple = (3, 4),
+                      factor_names: tuple = ("x", "y"),
+                      title: str = r"Posterior means $\mu(x)$, coloured by position"):
+    r"""Scatter of two code dimensions per key of ``codes`` (key -> (n, d) means), the
+    dimensions ``dims[key]`` = (j1, j2); one column per key, one row per factor column of
+    ``labels`` (n, K) in ``factors``, coloured by that factor.  Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    lab = as_array(labels, "labels")
+    fig, axes = plt.subplots(len(factors), len(codes), figsize=(3.3 * len(codes) + 0.6,
+                                                                 3.0 * len(factors)),
+                             squeeze=False)
+    for c, (key, z) in enumerate(codes.items()):
+        z = as_array(z, f"codes[{key!r}]")
+        j1, j2 = dims[key]
+        for r, (f, fname) in enumerate(zip(factors, factor_names, strict=True)):
+            ax = axes[r, c]
+            sc = ax.scatter(z[:, j1], z[:, j2], c=lab[:, f], cmap="viridis", s=14)
+            ax.set_xlabel(f"$\\mu_{{{j1 + 1}}}$")
+            ax.set_ylabel(f"$\\mu_{{{j2 + 1}}}$")
+            head = rf"$\beta$ = {key:g}" if isinstance(key, (int, float)) else str(key)
+            ax.set_title(f"{head}: colour = {fname}", fontsize=9)
+            fig.colorbar(sc, ax=ax, label=f"{fname} index")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

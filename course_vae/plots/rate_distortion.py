@@ -12,7 +12,7 @@ import numpy as np
 
 from course_vae.plots.style import as_array, betas_array, per_beta_array
 
-__all__ = ["plot_capacity_kl", "plot_rd_plane"]
+__all__ = ["plot_capacity_kl", "plot_loss_curves", "plot_rd_plane"]
 
 
 def plot_rd_plane(
@@ -21,6 +21,7 @@ def plot_rd_plane(
     train: tuple,
     test: tuple | None = None,
     title: str = r"The rate–distortion plane: feasible region and the $\beta$ sweep",
+    test_entropy: float | None = None,
 ):
     r"""Rate R (x) against distortion D (y), in nats, with the bound R + D >= H.
 
@@ -29,7 +30,8 @@ def plot_rd_plane(
     the thick line R + D = H; dotted: other iso-ELBO lines R + D = const; the vertical
     line R = H marks where rate can no longer be information about which image it is.
     Every seed is a dot (filled: train, open: held-out); means are joined and labelled
-    by beta.  Returns the Figure.
+    by beta.  ``test_entropy`` (log of the number of held-out images) draws the held-out
+    points' own bound R + D = log N_test.  Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -68,6 +70,12 @@ def plot_rd_plane(
             break
         ax.plot(xs, level - xs, ":", color="grey", linewidth=0.8,
                 label="iso-ELBO lines R + D = const" if k == 0 else None)
+    if test_entropy is not None:
+        ht = float(test_entropy)
+        if not np.isfinite(ht) or ht <= 0:
+            raise ValueError(f"test_entropy must be a positive number, got {test_entropy!r}")
+        ax.plot(xs, ht - xs, "-.", color="C3", linewidth=1.2,
+                label=f"held-out bound R + D = log N_test = {ht:.2f}")
     ax.axvline(h, color="purple", linestyle="--", linewidth=1.0,
                label="R = log N (more rate cannot be information)")
     ax.set_xlim(0.0, x_hi)
@@ -110,5 +118,36 @@ def plot_capacity_kl(steps, kl_per_dim, capacity, dim_labels=None,
     ax.set_ylabel("KL (nats per image)")
     ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_loss_curves(curves: dict, budget: float | None = None,
+                     title: str = r"Training to a plateau ($\beta$ = 1)",
+                     ylabel: str = r"$-$ELBO (nats per image)"):
+    r"""Loss curves: ``curves`` maps a label to (steps (T,), values (T,)) (or (steps,
+    (seeds, T)) for several seeds, drawn thin); ``budget`` draws a vertical line at the
+    sweep's number of steps.  Logarithmic loss axis.  Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if not curves:
+        raise ValueError("curves must hold at least one curve")
+    fig, ax = plt.subplots(figsize=(8.6, 4.2))
+    for i, (name, (steps, values)) in enumerate(curves.items()):
+        t = as_array(steps, f"steps of {name!r}").reshape(-1)
+        v = np.atleast_2d(as_array(values, f"values of {name!r}"))
+        if v.shape[1] != t.size:
+            raise ValueError(f"{name!r}: {t.size} steps but {v.shape[1]} values")
+        for k, row in enumerate(v):
+            ax.plot(t, row, "-", color=f"C{i}", linewidth=1.6 if v.shape[0] == 1 else 0.9,
+                    alpha=1.0 if v.shape[0] == 1 else 0.6, label=name if k == 0 else None)
+    if budget is not None:
+        ax.axvline(float(budget), color="black", linestyle="--", linewidth=1.0,
+                   label=f"the sweep's budget: {float(budget):g} steps")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -19,8 +19,9 @@ class BetaTraversalExplorer(Explorer):
     r"""Pick a trained beta-VAE (by beta) and a latent dimension; slide its value.
 
     The other latents stay at the code of one reference image.  The figure shows the
-    decoded image and how much the dimension tells about each factor (I(z_j; v_k) / H(v_k));
-    the readout names the factor it moves most and the dimension's KL in nats.  The
+    decoded image and how much the dimension tells about each factor (I(z_j; v_k) / H(v_k),
+    on samples z ~ q(z|x), cut to the dimension's KL); the readout names the factor it knows
+    most about, or says it is off (KL < 0.1 nats), and the dimension's KL in nats.  The
     numbers come from :func:`course_vae.runs.latent_report` and
     :func:`course_vae.explorer_state.traversal_state`.
     """
@@ -67,10 +68,10 @@ class BetaTraversalExplorer(Explorer):
             f"<b>β = {state['beta']:g}, z_{j} = {state['value']:+.2f}</b>: "
             f"KL of z_{j} = {state['kl']:.3f} nats; "
         )
-        if state["kl"] < 0.05:
+        if state["kl"] < 0.1:
             text += (
-                "it has collapsed to the prior, so moving it changes almost nothing "
-                f"(best factor {top}, I/H = {scores[top]:.3f})"
+                f"it is off (KL below 0.1 nats): it can carry at most {state['kl']:.3f} nats "
+                f"about any factor, so it names none (best: {top}, I/H = {scores[top]:.3f})"
             )
         else:
             text += f"it moves mostly <b>{top}</b> (I/H = {scores[top]:.3f})"
