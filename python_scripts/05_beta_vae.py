@@ -795,7 +795,7 @@ cv.exercises.check_ch05_mig_duplicate(answer)
 # ### Exercise 3 — one step of the capacity loss
 #
 # With $C_{\max} = 5$ nats reached after 800 steps and $\gamma = 30$, at step 200 a batch
-# has mean KL 2 nats and mean reconstruction log-likelihood $-30$ nats. What is the loss
+# has mean KL 0.5 nats and mean reconstruction log-likelihood $-30$ nats. What is the loss
 # (to 2 decimals)?
 
 # %%
@@ -804,11 +804,12 @@ cv.exercises.check_ch05_capacity_loss(answer)
 
 # %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** $C(200) = 5 \cdot 200/800 = 1.25$, so the loss is
-# $30 + 30\,|2 - 1.25| = 52.5$. The package's `KLCapacity.capacity` gives $C(t)$:
+# $30 + 30\,|0.5 - 1.25| = 52.5$: the KL is below the target, and the penalty counts that
+# distance too. The package's `KLCapacity.capacity` gives $C(t)$:
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
-cap = cv.schedules.KLCapacity(**cv.exercises.EX05_CAPACITY)
-answer = 30.0 + cap.gamma * abs(2.0 - cap.capacity(200))
+cap = cv.schedules.KLCapacity(**cv.exercises.CH05_EX_CAPACITY)
+answer = 30.0 + cap.gamma * abs(0.5 - cap.capacity(200))
 cv.exercises.check_ch05_capacity_loss(answer)
 
 # %% [markdown]

@@ -124,8 +124,12 @@ assert all(r["n_active"] >= 4 and r["kl"] > 2.5 for r in runs["correct"])
 # Before the chapter shows any bug, predict. Below are three losses of the kind found in
 # tutorials and projects (written for the course). For each, by reading the code only,
 # find its effective $\beta$ with 64 pixels, 8 latent dimensions and batches of 128, and
-# say how many of the 8 latent units you expect to stay active after training. Come back to
-# your answers in Section 10, where they are checked and the losses trained.
+# say how many of the 8 latent units you expect to stay active after training (a whole
+# number). Give each $\beta$ exactly (a fraction such as `1/3` is fine) or to 4
+# significant figures. For a squared-error loss, take $r$ above to be the squared error
+# $(x_{np} - \hat x_{np})^2$ itself (no $\tfrac12$), so $c_{\mathrm{rec}}$ is the weight of the
+# squared error summed over pixels and examples. Come back to your answers in Section 10,
+# where they are checked and the losses trained.
 
 # %%
 for fn in cv.exercises.CH06_WILD_LOSSES.values():

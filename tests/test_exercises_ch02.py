@@ -149,7 +149,10 @@ def test_find_the_bug_never_prints_the_right_loss_and_escalates():
         messages.append(str(err.value))
     assert not any(v in msg for v in shown for msg in messages), messages
     assert "Hint 1 of 2" in messages[0] and "Hint 2 of 2" in messages[1]
-    assert "1 + logvar" not in messages[0] and "1 + logvar" in messages[1]
+    # referee C, finding 8: the second hint was the full corrected loss ("1 + logvar" used
+    # to be asserted in it); now it is the method
+    assert "1 + logvar" not in messages[0] and "1 + logvar" not in messages[1]
+    assert "mu = 0, logvar = 0" in messages[1]
 
 
 def test_find_the_bug_close_wrong_nan_and_types(capsys):
@@ -186,3 +189,32 @@ def test_sigma_with_reconstruction_mistakes_are_named():
                         (0.38, "c sigma\\^2 in place")]:
         with pytest.raises(AssertionError, match=name):
             ex.check_ch02_sigma_with_reconstruction(wrong)
+
+
+# ---------------------------------------------------------------- referee C
+
+
+def test_referee_c_plus_log_sigma2_is_named_as_itself():
+    """Finding 6: +log sigma^2 (0.5873) was named as averaging over dimensions (0.5813)."""
+    with pytest.raises(AssertionError, match=r"\+log sigma\^2 in place of -log sigma\^2"):
+        ex.check_ch02_kl_by_hand(0.5873179275)
+    reset_attempts()
+    with pytest.raises(AssertionError, match="averaging over the 2 dimensions"):
+        ex.check_ch02_kl_by_hand(_kl_by_hand() / 2)
+
+
+def test_referee_c_sigma_everywhere_is_named():
+    """Finding 9: sigma in place of sigma^2 everywhere gives 0.769."""
+    with pytest.raises(AssertionError, match="sigma\\^2 everywhere"):
+        ex.check_ch02_kl_by_hand(0.769)
+
+
+def test_referee_c_find_the_bug_both_terms_summed_is_named():
+    """Finding 9: both terms summed over the batch (295.09 on the first batch)."""
+    def summed(r, m, lv):
+        return -r.sum() + 0.5 * torch.sum(m**2 + lv.exp() - lv - 1)
+
+    recon, mu, logvar = ex.ch02._ch02_batches()[0]
+    assert float(summed(recon, mu, logvar)) == pytest.approx(295.09, abs=0.005)
+    with pytest.raises(AssertionError, match="both terms summed over the batch"):
+        ex.check_ch02_find_the_bug(summed)

@@ -158,3 +158,22 @@ def test_the_exercise_posterior_is_correlated_and_not_the_chapters_model():
     assert abs(float(cov[0, 1] / (cov[0, 0] * cov[1, 1]).sqrt())) > 0.5
     assert _mean_field_gap() > 0.3
     assert ex.CH03_EX_W != ex.CH03_LG_W and torch.isfinite(cov).all()
+
+
+# ---------------------------------------------------------------- referee C
+
+
+def test_referee_c_mean_field_gap_to_two_decimals_is_close():
+    """Finding 5: the gap rounded to two decimals was called 'not right'."""
+    with pytest.raises(AssertionError, match="close.*Refine"):
+        ex.check_ch03_mean_field_gap(0.97)
+
+
+@pytest.mark.parametrize("answer, named", [
+    (23.5, "the given 0.5 is sigma"),
+    (5.44, "dividing by sigma only"),
+])
+def test_referee_c_score_variance_slips_are_named(answer, named):
+    """Finding 9: sigma^2 = 0.5 (23.5) and the score divided by sigma only (5.44)."""
+    with pytest.raises(AssertionError, match=named):
+        ex.check_ch03_score_variance(answer)

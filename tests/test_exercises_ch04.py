@@ -110,3 +110,27 @@ def test_constants_give_the_stated_values():
     )
     var = MU.var(0, correction=0)
     assert 0.009 < float(var[2]) < 0.01 < float(MU.var(0, correction=1)[2])  # N vs N - 1 matters
+
+
+# ---------------------------------------------------------------- referee C
+
+
+def test_referee_c_free_bits_hinge_is_named():
+    """Finding 9: a hinge max(0, KL - lambda) gives 0.04."""
+    with pytest.raises(AssertionError, match="hinge"):
+        ex.check_ch04_free_bits(0.04)
+
+
+def test_referee_c_cyclical_plateau_is_named():
+    """Finding 9: assuming the step is on the plateau gives beta = 1."""
+    with pytest.raises(AssertionError, match="plateau"):
+        ex.check_ch04_cyclical_beta(1)
+
+
+def test_referee_c_counting_inactive_units_is_named_too():
+    """Finding 10: counting the inactive units (3) was named only as the N - 1 slip; on this
+    data both give 3, so the message names both."""
+    n_inactive = MU.shape[1] - int(active_units(MU).sum())
+    assert n_inactive == int((MU.var(0, correction=1) > 0.01).sum()) == 3
+    with pytest.raises(AssertionError, match="N - 1.*inactive units"):
+        ex.check_ch04_active_units(3)

@@ -74,6 +74,10 @@ def check_ch02_kl_by_hand(answer: Any) -> None:
         mistakes=[
             (_kl_terms(lambda s: s**2, math.log), "log sigma in place of log sigma^2"),
             (_kl_terms(lambda s: s, lambda s: math.log(s**2)), "sigma in place of sigma^2"),
+            (_kl_terms(lambda s: s, math.log),
+             "sigma in place of sigma^2 everywhere (in the sigma^2 term and inside the log)"),
+            (_kl_terms(lambda s: s**2, lambda s: -math.log(s**2)),
+             "+log sigma^2 in place of -log sigma^2"),
             (_kl_terms(math.exp, lambda s: s), "treating the given sigma as logvar"),
             (2 * expected, "dropping the 1/2 in front of the sum"),
             (expected / 2, "averaging over the 2 dimensions instead of summing"),
@@ -129,6 +133,9 @@ def _variants(recon, mu, logvar) -> dict[str, float]:
         + float(kl_d.mean(1).mean()),
         "a sum over the batch for the KL; average both terms over the batch": r
         + float(kl_d.sum()),
+        "both terms summed over the batch: the same beta, but batch_size times the loss; "
+        "this exercise's loss averages over the batch": float(-recon.sum())
+        + float(kl_d.sum()),
         "the 1/2 of the KL is missing": r + 2 * kl,
         "the sign of the reconstruction term: the loss is MINUS the log-likelihood": float(
             recon.mean()
@@ -145,8 +152,9 @@ def _variants(recon, mu, logvar) -> dict[str, float]:
 _FIND_THE_BUG_HINTS = (
     "compare each piece with the loss of Section 1: which sign does the KL take in the loss "
     "(a KL is never negative), and is a product's KL a sum or a mean over latent dimensions?",
-    "loss = mean over the batch of [-recon_log_lik + KL], with KL = -0.5 * (sum over the "
-    "latent dimensions of (1 + logvar - mu^2 - exp(logvar))).",
+    "check the pieces one at a time against Section 1's closed form: the sign of each term "
+    "in a loss you minimise, the reduction over latent dimensions, the reduction over the "
+    "batch; then test your fix on mu = 0, logvar = 0, where the KL must be exactly 0.",
 )
 
 

@@ -96,6 +96,7 @@ def check_ch03_mean_field_gap(answer: Any) -> None:
             "M = I + W^T W / s^2 the posterior precision (not the marginal variances "
             "Sigma_jj); evaluate KL(q || p(z|x)) for it (the closed form of chapter 02).",
         ],
+        close=0.006,
         refine="carry more digits and give three decimals.",
         mistakes=[
             (forward, "the forward direction: min over diagonal q of KL(p(z|x) || q), which "
@@ -151,6 +152,9 @@ def check_ch03_score_variance(answer: Any) -> None:
             (mean, "the mean of the sample (the gradient 2 mu), not its variance"),
             (4 * mu**2 * sigma**2 + 2 * sigma**4, "Var f(z), the variance of z^2 itself"),
             (expected * sigma**4, "f(z)(z - mu) without the 1/sigma^2 of the score"),
+            (expected * sigma**2, "dividing by sigma only: the score is (z - mu) / sigma^2"),
+            (_score_moments(mu, math.sqrt(sigma))[1],
+             f"sigma^2 = {sigma:g}: the given {sigma:g} is sigma, so sigma^2 = {sigma**2:g}"),
         ],
     )
 

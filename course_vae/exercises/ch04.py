@@ -78,6 +78,9 @@ def check_ch04_free_bits(answer: Any) -> None:
             (float(kl.mean(0).clamp(max=floor).sum()), "min instead of max"),
             (float(kl.mean(0).clamp(min=floor).mean()), "a mean over dimensions instead of "
                                                          "a sum"),
+            (float((kl.mean(0) - floor).clamp(min=0).sum()),
+             "a hinge max(0, KL - lambda): free bits keeps the KL where it is above the floor "
+             "and raises it to the floor below it, max(lambda, KL)"),
         ],
     )
 
@@ -110,6 +113,8 @@ def check_ch04_cyclical_beta(answer: Any) -> None:
              "counting steps from 1, as Fu et al.'s formula does (tau = ((t - 1) mod "
              "ceil(T/M)) / (T/M)); the course's CyclicalAnnealing counts them from 0, so "
              "step 340 is t = 341 in the paper's formula"),
+            (1.0, "beta on the plateau: check how far into its cycle the step is, and whether "
+                  "the ramp (the first R of the cycle) is over"),
         ],
     )
 
@@ -137,7 +142,9 @@ def check_ch04_active_units(answer: Any) -> None:
         integer=True,
         mistakes=[
             (int((mu.var(0, correction=1) > 0.01).sum()),
-             "dividing by N - 1: the diagnostic uses the population variance (divide by N)"),
+             "dividing by N - 1 (the diagnostic uses the population variance: divide by N), "
+             "or from counting the inactive units instead of the active ones (both give this "
+             "count here)"),
             (int((mu.std(0, correction=0) > 0.01).sum()),
              "comparing the standard deviation, not the variance, with 0.01"),
             (mu.shape[1], "counting every dimension"),

@@ -9,10 +9,10 @@ from typing import Any
 from course_vae.exercises.verdict import verdict
 
 __all__ = [
-    "EX05_CAPACITY",
-    "EX05_CAPACITY_KL",
-    "EX05_CAPACITY_RECON",
-    "EX05_CAPACITY_STEP",
+    "CH05_EX_CAPACITY",
+    "CH05_EX_CAPACITY_KL",
+    "CH05_EX_CAPACITY_RECON",
+    "CH05_EX_CAPACITY_STEP",
     "CH05_POINT_A",
     "CH05_POINT_B",
     "check_ch05_capacity_loss",
@@ -22,10 +22,10 @@ __all__ = [
 
 CH05_POINT_A = (8.0, 3.0)  # (rate R, distortion D) in nats of a model trained with a small beta
 CH05_POINT_B = (3.0, 20.0)  # (rate R, distortion D) of a model trained with a large beta
-EX05_CAPACITY = {"c_max": 5.0, "n_steps": 800, "gamma": 30.0}
-EX05_CAPACITY_STEP = 200
-EX05_CAPACITY_KL = 2.0  # batch-mean KL (nats)
-EX05_CAPACITY_RECON = -30.0  # batch-mean log p(x|z) (nats)
+CH05_EX_CAPACITY = {"c_max": 5.0, "n_steps": 800, "gamma": 30.0}
+CH05_EX_CAPACITY_STEP = 200
+CH05_EX_CAPACITY_KL = 0.5  # batch-mean KL (nats), below C(t): a missing |.| changes the loss
+CH05_EX_CAPACITY_RECON = -30.0  # batch-mean log p(x|z) (nats)
 
 
 # Exercise -> accepted distance from the right answer: half a unit of the second decimal
@@ -85,38 +85,42 @@ def check_ch05_mig_duplicate(answer: Any) -> None:
         [
             "MIG scores, per factor, the gap between the best and the second-best latent "
             "dimension: what is that gap for x, and for y?",
-            "for x the two best dimensions carry the same information (gap 0); for y the best "
-            "carries all of H(y) and the runner-up nothing (gap 1); MIG averages the factors "
-            "that vary.",
+            "for each factor, compute the mutual information of every code dimension with it, "
+            "divided by the factor's entropy; take the best minus the second best; then "
+            "average these gaps over the factors that vary across the grid.",
         ],
         refine="give MIG to two decimals.",
         mistakes=[
             (1.0, "'both factors are stored exactly': MIG scores the gap to the runner-up, "
                   "and x's copy is a runner-up as good as the best"),
             (0.0, "a gap of 0 for y too: y is stored once, its runner-up knows nothing"),
+            (0.2, "averaging over all 5 factors of the sprites; only x and y vary on this "
+                  "grid, and MIG averages over the factors that vary"),
         ],
     )
 
 
 def check_ch05_capacity_loss(answer: Any) -> None:
-    r"""KLCapacity loss -mean(recon) + gamma |mean(KL) - C(t)| for the EX05_CAPACITY_* numbers."""
+    r"""KLCapacity loss -mean(recon) + gamma |mean(KL) - C(t)| for the CH05_EX_CAPACITY_*
+    numbers."""
     from types import SimpleNamespace
 
     import torch
 
     from course_vae.schedules import KLCapacity
 
-    objective = KLCapacity(**EX05_CAPACITY)
+    objective = KLCapacity(**CH05_EX_CAPACITY)
     terms = SimpleNamespace(
-        recon=torch.tensor([EX05_CAPACITY_RECON], dtype=torch.float64),
-        kl=torch.tensor([EX05_CAPACITY_KL], dtype=torch.float64),
+        recon=torch.tensor([CH05_EX_CAPACITY_RECON], dtype=torch.float64),
+        kl=torch.tensor([CH05_EX_CAPACITY_KL], dtype=torch.float64),
     )
-    c = EX05_CAPACITY
-    gap = abs(EX05_CAPACITY_KL - objective.capacity(EX05_CAPACITY_STEP))
+    c = CH05_EX_CAPACITY
+    capacity = objective.capacity(CH05_EX_CAPACITY_STEP)
+    gap = abs(CH05_EX_CAPACITY_KL - capacity)
     verdict(
         "ch05 capacity loss",
         answer,
-        float(objective(terms, step=EX05_CAPACITY_STEP)),
+        float(objective(terms, step=CH05_EX_CAPACITY_STEP)),
         TOLERANCE["capacity_loss"],
         [
             "what is the capacity target C at this step, and how does the loss penalise the "
@@ -126,16 +130,16 @@ def check_ch05_capacity_loss(answer: Any) -> None:
         ],
         refine="give the loss to two decimals.",
         mistakes=[
-            (-EX05_CAPACITY_RECON + c["gamma"] * abs(EX05_CAPACITY_KL - c["c_max"]),
+            (-CH05_EX_CAPACITY_RECON + c["gamma"] * abs(CH05_EX_CAPACITY_KL - c["c_max"]),
              "C = c_max from the start; C(t) ramps up over n_steps"),
-            (EX05_CAPACITY_RECON + c["gamma"] * gap,
+            (CH05_EX_CAPACITY_RECON + c["gamma"] * gap,
              "the sign of the reconstruction term: the loss has MINUS log p(x|z)"),
-            (-EX05_CAPACITY_RECON + gap, "forgetting gamma"),
-            (-EX05_CAPACITY_RECON + c["gamma"] * EX05_CAPACITY_KL, "forgetting C(t)"),
-            (-EX05_CAPACITY_RECON - c["gamma"] * gap,
-             "C(t) - KL without the absolute value: the penalty is gamma |KL - C(t)|, the "
+            (-CH05_EX_CAPACITY_RECON + gap, "forgetting gamma"),
+            (-CH05_EX_CAPACITY_RECON + c["gamma"] * CH05_EX_CAPACITY_KL, "forgetting C(t)"),
+            (-CH05_EX_CAPACITY_RECON + c["gamma"] * (CH05_EX_CAPACITY_KL - capacity),
+             "KL - C(t) without the absolute value: the penalty is gamma |KL - C(t)|, the "
              "distance from the target whichever side the KL is on"),
-            (-EX05_CAPACITY_RECON + c["gamma"] * gap**2,
+            (-CH05_EX_CAPACITY_RECON + c["gamma"] * gap**2,
              "squaring the gap; the penalty is gamma times its absolute value"),
         ],
     )

@@ -66,7 +66,11 @@ CH06_WILD_LOSSES = {1: wild_loss_1, 2: wild_loss_2, 3: wild_loss_3}
 
 
 def _which(which: Any) -> int:
-    if isinstance(which, bool) or which not in CH06_WILD_LOSSES:
+    try:
+        known = not isinstance(which, bool) and which in CH06_WILD_LOSSES
+    except TypeError:  # unhashable: a list, a dict, an array
+        known = False
+    if not known:
         raise ValueError(f"which must be one of {sorted(CH06_WILD_LOSSES)}, got {which!r}")
     return int(which)
 
@@ -89,17 +93,31 @@ def ch06_expected_active_units(beta: float, latent_dim: int = CH06_EX_SIZES["lat
     return None
 
 
+_NUDGE = ("write each term as a constant times its sum over the examples and over its own "
+          "dimensions (pixels or latents): what does each reduction multiply it by?")
 _HINTS = {
-    1: "F.mse_loss averages over the batch AND the pixels; the KL is summed over latents and "
-       "averaged over the batch. Beta is relative to the squared error summed over pixels.",
-    2: "torch.mean with no dim averages over every element: the batch and the latents.",
-    3: "the BCE is divided by the batch size, the KL is not; and compare the KL with "
-       "1/2 sum(mu^2 + sigma^2 - log sigma^2 - 1).",
+    1: (_NUDGE,
+        "F.mse_loss averages over the batch AND the pixels; the KL is summed over latents and "
+        "averaged over the batch. Beta is relative to the squared error summed over pixels "
+        "(not to (x - x_hat)^2 / 2)."),
+    2: (_NUDGE,
+        "torch.mean with no dim averages over every element: the batch and the latents."),
+    3: (_NUDGE,
+        "the BCE is divided by the batch size, the KL is not; and compare the KL with "
+        "1/2 sum(mu^2 + sigma^2 - log sigma^2 - 1)."),
 }
 _MISTAKES = {
     1: lambda b, n, d: [(1.0, "reading F.mse_loss as a sum"),
                         (float(b * n), "taking the KL as summed over the batch"),
-                        (1.0 / n, "inverting the ratio: beta is c_KL / c_rec")],
+                        (1.0 / n, "inverting the ratio: beta is c_KL / c_rec"),
+                        (float(n) / b, "forgetting that F.mse_loss also averages over the "
+                                       "batch"),
+                        (float(n) / 2, "beta relative to a unit-variance Gaussian's "
+                                       "(x - x_hat)^2 / 2; the exercise takes it relative to "
+                                       "the squared error (x - x_hat)^2 summed over pixels"),
+                        (2.0 * n, "a Gaussian's factor 1/2 applied the wrong way round; the "
+                                  "exercise takes beta relative to the squared error "
+                                  "(x - x_hat)^2 summed over pixels, with no 1/2")],
     2: lambda b, n, d: [(1.0 / d, "forgetting that torch.mean also averages over the batch"),
                         (1.0 / b, "forgetting that torch.mean also averages over the latents"),
                         (float(b * d), "inverting the ratio: beta is c_KL / c_rec")],
@@ -107,11 +125,16 @@ _MISTAKES = {
                         (2.0, "missing that only the BCE is divided by the batch size"),
                         (float(b) / 2, "halving where the missing 1/2 doubles")],
 }
+# Relative tolerance of the beta; within _BETA_CLOSE (relative) an answer is told to refine.
+_BETA_TOL = 1e-3
+_BETA_CLOSE = 0.05
 
 
 def check_ch06_beta(which: Any, answer: Any) -> None:
     r"""The effective beta (c_KL / c_rec) of ``wild_loss_<which>`` at the sizes of
-    :data:`CH06_EX_SIZES`, to 0.1 % (computed with :func:`course_vae.audit.audit_vae_loss`)."""
+    :data:`CH06_EX_SIZES`, exactly (a fraction such as 1/1024 is fine) or to 4 significant
+    figures: tolerance 0.1 %, computed with :func:`course_vae.audit.audit_vae_loss`. For
+    the squared-error loss beta is relative to the squared error summed over pixels."""
     which = _which(which)
     expected = _audited_beta(which)
     b, n, d = (CH06_EX_SIZES[k] for k in ("batch_size", "input_dim", "latent_dim"))
@@ -119,28 +142,36 @@ def check_ch06_beta(which: Any, answer: Any) -> None:
         f"ch06 wild loss {which}: effective beta",
         answer,
         expected,
-        1e-3 * abs(expected),
+        _BETA_TOL * abs(expected),
         _HINTS[which],
+        close=_BETA_CLOSE * abs(expected),
+        refine="give beta exactly, e.g. as a fraction (1/3 rather than 0.33), or to 4 "
+               "significant figures.",
         mistakes=_MISTAKES[which](b, n, d),
+        tol_text=f"{100 * _BETA_TOL:g} %",
     )
 
 
 def check_ch06_active_units(which: Any, answer: Any) -> None:
     """How many of the 8 latent units stay active (posterior-mean variance > 0.01) after
     training ``wild_loss_<which>`` on the digits with chapter 06's budget: the count its
-    runs show at this loss's effective beta (:func:`ch06_expected_active_units`)."""
+    runs show at this loss's effective beta (:func:`ch06_expected_active_units`). A count:
+    only the exact whole number passes."""
     which = _which(which)
     beta = _audited_beta(which)
     expected = ch06_expected_active_units(beta)
     d = CH06_EX_SIZES["latent_dim"]
-    regime = "collapse: the KL weighs too much" if expected == 0 else \
-        "holes: the KL weighs too little"
     verdict(
         f"ch06 wild loss {which}: active units",
         answer,
         float(expected),
-        0.5,
-        f"first find the effective beta, then compare it with the beta of the chapter's runs "
-        f"({regime} at beta = {beta:.4g}).",
+        0.0,
+        [
+            "first find the effective beta (the other half of this exercise).",
+            "compare your effective beta with the chapter's collapse (beta >= "
+            f"{CH06_COLLAPSE_BETA:g}) and holes (beta <= 1/{1 / CH06_HOLES_BETA:g}) runs.",
+        ],
+        close=0.0,
+        integer=True,
         mistakes=[(float(d - expected), "the opposite regime (collapse vs holes)")],
     )

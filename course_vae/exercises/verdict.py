@@ -156,6 +156,7 @@ def verdict(
     refine: str = "give the answer to the precision the exercise asks for.",
     mistakes: Iterable[tuple[float, str]] = (),
     integer: bool = False,
+    tol_text: str | None = None,
 ) -> bool:
     """Print "correct" when ``|answer - expected| <= tol``; otherwise raise AssertionError.
 
@@ -164,7 +165,9 @@ def verdict(
     matched nearest-first within ``min(tol, half the spacing)``; ``close`` (default
     ``2 * tol``) is the distance within which a not-quite-right answer is told to ``refine``
     rather than called wrong. ``integer=True`` (a count) refuses a non-whole number and says
-    so. Returns False (and prints a reminder) for ``None``.
+    so. ``tol_text`` (e.g. "0.1 %") is how the messages state the tolerance, in place of
+    ``±tol``: for a relative tolerance, whose absolute size would give the answer away.
+    Returns False (and prints a reminder) for ``None``.
     """
     hints = [hint] if isinstance(hint, str) else list(hint)
     if not hints:
@@ -183,7 +186,8 @@ def verdict(
     error = abs(value - expected)
     if error <= tol:
         _ATTEMPTS.pop(name, None)
-        within = f" (accepted within ±{tol:.2g} of the answer)" if tol > 0 else ""
+        shown = tol_text if tol_text is not None else f"±{tol:.2g}"
+        within = f" (accepted within {shown} of the answer)" if tol > 0 else ""
         print(f"{name}: correct{within}.")
         return True
     mistakes = list(mistakes)
@@ -195,7 +199,8 @@ def verdict(
         )
     close = 2.0 * tol if close is None else close
     if error <= close:
-        within = f"within ±{tol:.2g} of" if tol > 0 else "equal to"
+        shown = tol_text if tol_text is not None else f"±{tol:.2g}"
+        within = f"within {shown} of" if tol > 0 else "equal to"
         raise AssertionError(
             f"{name}: {show(value)} is close, but not {within} the answer. "
             f"Refine: {refine} {_hint(name, hints)}"
