@@ -6,8 +6,9 @@ Each module holds what its name says:
   (codes and extra bits), ``elbo`` (ELBO, IWAE), ``gradients`` (reparameterised vs
   score-function estimators), ``linear_gaussian`` (a latent model with an exact
   posterior), ``diagnostics`` (active units, I(x; z), the aggregate posterior),
-  ``disentanglement`` (MIG, DCI), ``score_calibration`` (known-answer codes), ``latent``
-  (points, traversals, ELBO surgery), ``sample_quality``;
+  ``disentanglement`` (MIG, DCI), ``factor_information`` (I(code; factor) estimators),
+  ``score_calibration`` (known-answer codes), ``latent`` (points, traversals, ELBO
+  surgery), ``sample_quality``;
 * data and models: ``data`` (digits, datasets), ``mnist`` (MNIST files), ``sprites``
   (images with known factors), ``text`` (sentences and a text VAE), ``models`` (the MLP
   VAE, the likelihoods, the reparameterisation), ``made`` (an autoregressive decoder),
@@ -34,6 +35,7 @@ from course_vae import (
     elbo,
     exercises,
     explorer_state,
+    factor_information,
     gradients,
     kl,
     latent,
@@ -83,6 +85,7 @@ __all__ = [
     "elbo",
     "exercises",
     "explorer_state",
+    "factor_information",
     "fit_gaussian_1d",
     "gradients",
     "kl",

@@ -175,7 +175,7 @@ def code_scores(mu: Any, logvar: Any, labels: Any, samples: int = 4, seed: int =
     r"""Disentanglement scores of what a code carries: samples z ~ q(z|x), bounded by KL_j.
 
     ``samples`` draws per row (:func:`sample_codes`); the information I(z_j; v_k) is the
-    k-NN estimate (:func:`~course_vae.disentanglement.mutual_info_knn`) clipped to the
+    k-NN estimate (:func:`~course_vae.factor_information.mutual_info_knn`) clipped to the
     dimension's KL_j (I(v; z_j) <= I(x; z_j) <= KL_j).  Returns ``kl_dims`` (d,),
     ``mig`` (a :class:`~course_vae.disentanglement.MIGResult`, with ``per_factor``),
     ``dci`` on the same samples, ``mig_permuted`` (the samples' rows shuffled by ``seed``:

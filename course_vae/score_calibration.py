@@ -32,7 +32,7 @@ from course_vae._validate import (
     check_real,
     codes_array,
 )
-from course_vae.disentanglement import factor_indices
+from course_vae.factor_information import factor_indices
 
 __all__ = ["REFERENCE_KINDS", "permute_rows", "reference_codes"]
 

@@ -43,7 +43,7 @@ from scipy import stats
 import course_vae as cv
 from course_vae.conv import ConvVAE
 from course_vae.disentanglement import dci, mig, mig_details, traversal_change
-from course_vae.linear_gaussian import axis_angle, fit_linear_vae, rotation_2d, rotation_gap
+from course_vae.linear_gaussian import fit_linear_vae, rotation_2d, rotation_gap
 from course_vae.plots import (
     plot_capacity_kl,
     plot_code_scatter,
@@ -64,7 +64,7 @@ from course_vae.recipes import (
 )
 from course_vae.runs import sample_codes, summarize_sprite_run
 from course_vae.schedules import KLCapacity
-from course_vae.score_calibration import permute_rows, reference_codes
+from course_vae.score_calibration import reference_codes
 from course_vae.sprites import make_sprites, split_indices
 from course_vae.widgets import BetaTraversalExplorer
 

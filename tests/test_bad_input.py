@@ -21,6 +21,7 @@ from course_vae import (
     disentanglement,
     elbo,
     explorer_state,
+    factor_information,
     gradients,
     latent,
     made,
@@ -116,13 +117,13 @@ CASES = [
     ("model_diagnostics threshold", lambda m: diagnostics.model_diagnostics(m, X, threshold="a"),
      TypeError, "threshold"),
     # ---------------------------------------------------------------- disentanglement
-    ("factor_indices 1-d", lambda m: disentanglement.factor_indices(np.zeros(5)), ValueError,
+    ("factor_indices 1-d", lambda m: factor_information.factor_indices(np.zeros(5)), ValueError,
      "factors"),
-    ("histogram_discretize n_bins", lambda m: disentanglement.histogram_discretize(CODES, 0),
+    ("histogram_discretize n_bins", lambda m: factor_information.histogram_discretize(CODES, 0),
      ValueError, "n_bins"),
-    ("discrete_entropy nan", lambda m: disentanglement.discrete_entropy([[0.0], [math.nan]]),
+    ("discrete_entropy nan", lambda m: factor_information.discrete_entropy([[0.0], [math.nan]]),
      ValueError, "labels"),
-    ("discrete_mutual_info rows", lambda m: disentanglement.discrete_mutual_info(
+    ("discrete_mutual_info rows", lambda m: factor_information.discrete_mutual_info(
         FACTORS, FACTORS[:5]), ValueError, "b"),
     ("mig codes 1-d", lambda m: disentanglement.mig(np.zeros(40), FACTORS), ValueError, "codes"),
     ("mig codes inf", lambda m: disentanglement.mig(CODES * np.inf, FACTORS), ValueError, "codes"),

@@ -11,15 +11,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import mutual_info_score
 
-from course_vae.disentanglement import (
-    dci,
-    dci_from_importance,
+from course_vae.disentanglement import dci, dci_from_importance, mig, mig_details
+from course_vae.factor_information import (
     discrete_entropy,
     discrete_mutual_info,
     factor_indices,
     histogram_discretize,
-    mig,
-    mig_details,
 )
 from course_vae.sprites import make_sprites
 
@@ -276,11 +273,11 @@ def test_dci_rejects_bad_input(factors):
 
 
 # ---------------------------------------------------------------- issue 22: information on samples
-from course_vae.disentanglement import (  # noqa: E402
+from course_vae.disentanglement import traversal_change  # noqa: E402
+from course_vae.factor_information import (  # noqa: E402
     is_discrete_code,
     mutual_info_knn,
     ross_mutual_info,
-    traversal_change,
 )
 
 

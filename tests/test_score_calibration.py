@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_vae.disentanglement import dci, mig, mig_details, rank_discretize
+from course_vae.disentanglement import dci, mig, mig_details
+from course_vae.factor_information import rank_discretize
 from course_vae.recipes import CH05_SPRITES, CH05_SWEEP
 from course_vae.score_calibration import REFERENCE_KINDS, permute_rows, reference_codes
 from course_vae.sprites import make_sprites, split_indices
