@@ -26,7 +26,6 @@ Each module holds what its name says:
 """
 
 from course_vae import (
-    audit,
     coding,
     conv,
     data,
@@ -72,6 +71,16 @@ from course_vae.models import VAE, VAEConfig
 from course_vae.notebook import setup_notebook, show_source
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``course_vae.audit`` is imported on first use, not here: ``python -m course_vae.audit``
+    would otherwise find it already imported and print runpy's RuntimeWarning."""
+    if name == "audit":
+        import importlib
+
+        return importlib.import_module("course_vae.audit")
+    raise AttributeError(f"module 'course_vae' has no attribute {name!r}")
 
 __all__ = [
     "VAE",

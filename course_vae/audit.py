@@ -16,7 +16,13 @@ logits z, 2 (recon - x) for squared error.  d loss / d mu = c_KL mu and
 d loss / d l = c_KL (e^l - 1) / 2 (closed form) or c_KL (e^{2l} - 1) (log-sigma form) involve
 the KL only.  Each coefficient is a least-squares fit whose relative residual must be below
 1e-4 with one and the same coefficient at several random probe points together (at least
-three, and at least 64 values), or the form is "unrecognised" -- never a guess.  Because
+three, and at least 64 values), or the form is "unrecognised" -- never a guess.  The probe
+points take turns far from the prior (mu in [-3, 3], logvar in [-4, 4]), near it (both in
+[-0.2, 0.2]) and in between (both in [-1, 1]), and each point's own coefficient must agree
+with the joint one: a loss whose KL weight depends on the KL's size (free bits, a capacity
+gamma |KL - C|) has no single beta and is reported unrecognised.  Limitation: a clamp or a
+target beyond the probes' KL (above about 4.4 nats per dimension, or a capacity C above the
+far points' total KL) cannot be seen.  x is binary, {0, 1}.  Because
 autograd keeps the terms apart, a KL weight of 1e-7 is resolved even when the function only
 runs in float32.  How a term scales with the batch
 (summed: x1, averaged: x1/2) is read from its gradient on the probe batch stacked twice.
@@ -47,6 +53,10 @@ __all__ = ["LossAudit", "audit_vae_loss", "main"]
 _TOL = 1e-4  # relative residual (and coefficient spread) under which a fit is exact
 _MU_RANGE = 3.0  # probes: mu ~ U[-3, 3]
 _LOGVAR_RANGE = 4.0  # logvar ~ U[-4, 4]
+# (mu range, logvar range) of the probe points, in turn: far from the prior (about 4.4 nats
+# per dimension), near it (about 0.02 nats per dimension) and in between (about 0.25): a loss
+# piecewise in the KL (free bits, a capacity gamma |KL - C|) needs another weight in one of them
+_PROBE_SCALES = ((_MU_RANGE, _LOGVAR_RANGE), (0.2, 0.2), (1.0, 1.0))
 _FINITE_RANGE = 30.0  # the float32 finiteness check covers logvar in [-30, 30]
 _N_POINTS = 3  # random probe points at the given batch size, at least
 _MIN_VALUES = 64  # ... and enough of them for 64 values of each term's gradient
@@ -214,16 +224,35 @@ def _analyse(points: list[tuple[torch.Tensor, ...]], grads: list[list[torch.Tens
     if not bool(g_rec.any()):
         rec = ("none", 0.0, 0.0)
     else:
-        rec = _identify({k: _fit(g_rec, b) for k, b in _recon_bases(recon_x, x, recon).items()})
+        fits = {}
+        for k, b in _recon_bases(recon_x, x, recon).items():
+            a, r = _fit(g_rec, b)
+            per_point = [_fit(g[0].flatten(), _recon_bases(p[0].flatten().double(),
+                                                             p[1].flatten().double(), recon)[k])[0]
+                         for p, g in zip(points, grads, strict=True)]
+            fits[k] = (a, max(r, _spread(a, per_point)))
+        rec = _identify(fits)
     if not (bool(g_mu.any()) or bool(g_l.any())):
         return rec, ("none", 0.0, 0.0)
     a_mu, r_mu = _fit(g_mu, mu)
+    # one weight must fit every probe point: near the prior, far from it and in between
+    mu_points = [_fit(g[1].flatten(), p[2].flatten().double())[0]
+                 for p, g in zip(points, grads, strict=True)]
     fits = {}
     for name, basis in _kl_bases(mu, logvar).items():
         a_l, r_l = _fit(g_l, basis)
+        l_points = [_fit(g[2].flatten(), _kl_bases(p[2].double(), p[3].double())[name].flatten())[0]
+                    for p, g in zip(points, grads, strict=True)]
         spread = abs(a_mu - a_l) / (max(abs(a_mu), abs(a_l)) or 1.0)
-        fits[name] = ((a_mu + a_l) / 2, max(r_mu, r_l, spread))
+        fits[name] = ((a_mu + a_l) / 2, max(r_mu, r_l, spread, _spread(a_mu, mu_points),
+                                            _spread(a_l, l_points)))
     return rec, _identify(fits)
+
+
+def _spread(a: float, per_point: list[float]) -> float:
+    """Largest relative difference between the joint coefficient ``a`` and a point's own."""
+    scale = max(abs(a), *(abs(c) for c in per_point)) or 1.0
+    return max(abs(c - a) for c in per_point) / scale
 
 
 def _batch_scaling(parts1: list[torch.Tensor], parts2: list[torch.Tensor]) -> str | None:
@@ -244,17 +273,19 @@ def _batch_scaling(parts1: list[torch.Tensor], parts2: list[torch.Tensor]) -> st
     return "other"
 
 
-def _probe_inputs(gen: torch.Generator, b: int, n: int, d: int, recon: str):
-    """recon_x (probabilities in [0.05, 0.95] or logits in [-4, 4]), grey x in [0, 1],
-    mu in [-3, 3], logvar in [-4, 4], all float64."""
+def _probe_inputs(gen: torch.Generator, b: int, n: int, d: int, recon: str,
+                  mu_range: float = _MU_RANGE, logvar_range: float = _LOGVAR_RANGE):
+    """recon_x (probabilities in [0.05, 0.95] or logits in [-4, 4]), binary x in {0, 1}
+    (so that a loss written with torch.distributions.Bernoulli, which checks its support,
+    runs), mu in [-mu_range, mu_range], logvar in [-logvar_range, logvar_range], float64."""
 
     def u(shape, lo, hi):
         return lo + (hi - lo) * torch.rand(shape, generator=gen, dtype=torch.float64)
 
     recon_x = u((b, n), 0.05, 0.95) if recon == "probs" else u((b, n), -4.0, 4.0)
-    x = u((b, n), 0.0, 1.0)
-    mu = u((b, d), -_MU_RANGE, _MU_RANGE)
-    logvar = u((b, d), -_LOGVAR_RANGE, _LOGVAR_RANGE)
+    x = (torch.rand((b, n), generator=gen, dtype=torch.float64) < 0.5).double()
+    mu = u((b, d), -mu_range, mu_range)
+    logvar = u((b, d), -logvar_range, logvar_range)
     return recon_x, x, mu, logvar
 
 
@@ -291,7 +322,7 @@ def audit_vae_loss(
 
     ``loss_fn(recon_x, x, mu, logvar)`` receives ``recon_x``, ``x`` of shape
     (batch_size, input_dim) -- ``recon_x`` probabilities (``recon="probs"``) or logits
-    (``recon="logits"``), ``x`` grey levels in [0, 1] -- and ``mu``, ``logvar`` of shape
+    (``recon="logits"``), ``x`` binary, 0 or 1 -- and ``mu``, ``logvar`` of shape
     (batch_size, latent_dim), and returns a scalar tensor.  See the module docstring for the
     method; the result is a :class:`LossAudit` whose ``str`` is a readable report.
 
@@ -311,7 +342,9 @@ def audit_vae_loss(
         torch.manual_seed(_SEED)
         gen = torch.Generator().manual_seed(_SEED)
         n_points = max(_N_POINTS, math.ceil(_MIN_VALUES / (b * min(n, d))))
-        points = [_probe_inputs(gen, b, n, d, recon) for _ in range(n_points)]
+        n_points = len(_PROBE_SCALES) * math.ceil(n_points / len(_PROBE_SCALES))
+        points = [_probe_inputs(gen, b, n, d, recon, *_PROBE_SCALES[i % len(_PROBE_SCALES)])
+                  for i in range(n_points)]
         dtype, results = _first_working_dtype(loss_fn, points[0], recon)
         points = [tuple(t.to(dtype) for t in p) for p in points]
         results = [results] + [_call_or_raise(loss_fn, p) for p in points[1:]]
@@ -449,14 +482,19 @@ def _messages(f: dict[str, Any], recon_detail: str, bad_finite: list[str], failu
     elif f["kl_form"] == "unrecognised":
         if not f["deterministic"]:
             out.append("Two calls with the same inputs give different losses: something is "
-                       "random, most likely a one-sample Monte Carlo KL, log q(z|x) - log p(z) at "
-                       "a sampled z. It is noisy and can be negative on a batch, and its weight "
-                       f"cannot be read exactly, so beta is not reported. Fix: {_KL_FIX}.")
+                       "random or stateful, e.g. a one-sample Monte Carlo KL, log q(z|x) - "
+                       "log p(z) at a sampled z (noisy, can be negative on a batch), or a weight "
+                       "that changes between calls (an annealing counter inside the loss). Its "
+                       "weight cannot be read exactly, so beta is not reported. If it is a "
+                       f"sampled KL, Fix: {_KL_FIX}; if a schedule, pass beta from outside.")
         else:
             out.append(f"The KL part (the dependence on mu and logvar) matches neither "
                        f"1/2 sum(mu^2 + e^l - l - 1) nor its log-sigma form at one weight "
-                       f"(relative residual {f['kl_residual']:.2g}), so beta is not reported. "
-                       f"Fix: compare it with {_KL_FIX}.")
+                       f"for all probe points, near the prior and far from it (relative "
+                       f"residual {f['kl_residual']:.2g}), so beta is not reported. A loss "
+                       "piecewise in the KL (free bits, a capacity target gamma |KL - C|) "
+                       "lands here: its weight depends on where the KL is, so it has no single "
+                       f"beta. Otherwise, Fix: compare it with {_KL_FIX}.")
     elif not f["deterministic"]:
         out.append("Two calls with the same inputs give different losses: something random "
                    "enters the loss outside the terms the audit identified. Fix: remove the "

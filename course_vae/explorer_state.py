@@ -200,11 +200,18 @@ def collapse_explorer_state(runs: dict, remedy: Any, parameter: Any, baseline: A
 COLLAPSE_ACTIVE = 1.0
 """A trained loss "collapses" when its runs keep fewer active units than this, on average."""
 HOLES_NATS = 2.0
-"""... and "leaves holes" when their KL(q(z) || p(z)) exceeds this many nats on average."""
+"""... "leaves holes" when their KL(q(z) || p(z)) exceeds its null (``null_aggregate_kl``:
+codes whose population is the prior, with the run's own posterior widths, at the same N) by
+more than this many nats on average (chapter 06 measured: no KL 22-26 nats above its null;
+beta = 1/8 within 0.3 nats of it; the correct loss below it)."""
+NARROW_VAR = 0.1
+"""... and has "narrow posteriors" when their mean posterior variance is below this (chapter 06
+measured 0.04-0.05 at beta = 1/8, 0.41-0.43 for the correct loss)."""
 
 
 def _run_means(summaries: list) -> dict:
-    keys = ("n_active", "aggregate_kl", "kl", "test_elbo", "mutual_info")
+    keys = ("n_active", "aggregate_kl", "null_aggregate_kl", "placement_kl",
+            "mean_posterior_var", "kl", "test_elbo", "mutual_info")
     return {k: float(np.mean([s[k] for s in summaries])) for k in keys}
 
 
@@ -222,8 +229,12 @@ def loss_audit_state(runs: dict, pixels: str = "sum", recon_batch: str = "sum",
     loss that is maximised, diverges; otherwise the run whose beta is nearest in log scale
     (beta 0 only by a beta-0 run) is ``nearest``, ``factor`` = how far off its beta is
     (>= 1), and ``regime`` is what it measured: "collapse" (fewer than
-    :data:`COLLAPSE_ACTIVE` active units on average), "holes" (KL(q(z) || p(z)) above
-    :data:`HOLES_NATS`) or "healthy".  For the log-sigma form the runs (closed form) are
+    :data:`COLLAPSE_ACTIVE` active units on average), "holes" (KL(q(z) || p(z)) above its
+    null by more than :data:`HOLES_NATS`), "narrow posteriors" (mean posterior variance below
+    :data:`NARROW_VAR`, no holes beyond the null) or "healthy".  Each summary needs
+    ``n_active``, ``aggregate_kl``, ``null_aggregate_kl``, ``placement_kl``,
+    ``mean_posterior_var``, ``kl``, ``test_elbo``, ``mutual_info``, ``prior_samples``.
+    For the log-sigma form the runs (closed form) are
     still the nearest evidence, and ``regime`` says so.
     """
     from course_vae.audit import audit_vae_loss
@@ -241,6 +252,7 @@ def loss_audit_state(runs: dict, pixels: str = "sum", recon_batch: str = "sum",
         table[label] = {"beta": betas.pop(), **_run_means(summaries),
                         "per_seed_active": [int(s["n_active"]) for s in summaries],
                         "per_seed_aggregate_kl": [float(s["aggregate_kl"]) for s in summaries],
+                        "per_seed_null_kl": [float(s["null_aggregate_kl"]) for s in summaries],
                         "first": summaries[0]}
     choices = {"pixels": pixels, "recon_batch": recon_batch, "latents": latents,
                "kl_batch": kl_batch, "kl_sign": kl_sign, "logvar_as": logvar_as,
@@ -274,8 +286,10 @@ def loss_audit_state(runs: dict, pixels: str = "sum", recon_batch: str = "sum",
         run = table[nearest]
         if run["n_active"] < COLLAPSE_ACTIVE:
             regime = "collapse"
-        elif run["aggregate_kl"] > HOLES_NATS:
+        elif run["aggregate_kl"] - run["null_aggregate_kl"] > HOLES_NATS:
             regime = "holes"
+        elif run["mean_posterior_var"] < NARROW_VAR:
+            regime = "narrow posteriors (no holes beyond the null)"
         else:
             regime = "healthy"
         if audit.kl_form == "log-sigma":

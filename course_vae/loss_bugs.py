@@ -191,7 +191,8 @@ def log_det_overflow(recon_x, x, mu, logvar):
     r"""Bug: log det Sigma computed as log(prod_j sigma_j^2): inf / NaN in float32.
 
     KL = 1/2 (tr Sigma + mu^T mu - d - log det Sigma) is right, but prod_j e^{l_j} overflows
-    to inf once \sum_j l_j > 88.7 and underflows to 0 once it is < -87 (float32), so the
+    to inf once \sum_j l_j > 88.7 and underflows to 0 once it is < -103.3 (float32, the
+smallest subnormal; below -87.3 it is already subnormal and inexact), so the
     loss is +-inf and its gradients NaN for logvar inside [-30, 30] as soon as there are 3
     latent dimensions (with 20: from logvar > 4.44 in every dimension).  In float64 it equals
     the closed form.

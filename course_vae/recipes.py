@@ -425,5 +425,6 @@ def train_loss_runs(
         models.append(model)
         histories.append(history)
         summaries.append(summarize_loss_run(model, history, test_data, effective,
-                                            CH06_RUNS["n_prior_samples"]))
+                                            CH06_RUNS["n_prior_samples"],
+                                            real=getattr(ds, "test_grey", None)))
     return models, histories, summaries

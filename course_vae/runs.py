@@ -90,16 +90,44 @@ def summarize_collapse_run(model: Any, history: dict, test_x: Any, n_images: int
 
 
 def summarize_loss_run(model: Any, history: dict, test_x: Any, beta: float | None,
-                       n_samples: int = 8, seed: int = 0) -> dict:
+                       n_samples: int = 8, seed: int = 0, real: Any = None,
+                       n_quality: int = 400) -> dict:
     r"""Chapter 06: :func:`summarize_collapse_run` of a model trained with a (buggy) loss,
-    plus the loss's effective ``beta`` (as audited; None when unrecognised) and
+    plus the loss's effective ``beta`` (as audited; None when unrecognised),
     ``prior_samples``: the mean images of ``n_samples`` draws z ~ N(0, I) (seeded by
-    ``seed``), where holes in q(z) show as images that are no digit."""
+    ``seed``), and three numbers that put ``aggregate_kl`` beside its null:
+
+    * ``null_aggregate_kl``: the same estimator on N codes whose population is exactly the
+      prior, with this model's mean posterior width per dimension
+      (:func:`~course_vae.latent.prior_null_codes`, widths capped at 0.999): what narrow
+      posteriors alone give at this N, holes or not;
+    * ``placement_kl``: KL(q_G || p) of the Gaussian with q(z)'s mean and covariance
+      (:func:`~course_vae.latent.placement_kl`), a large-scale measure that the widths
+      hardly touch;
+    * with ``real`` (reference images, e.g. the grey test digits): ``prior_precision`` and
+      ``prior_recall`` of ``n_quality`` prior samples' mean images against them in pixel space
+      (:func:`~course_vae.sample_quality.precision_recall`, k = 3).
+    """
+    from course_vae.latent import placement_kl, prior_null_codes
+    from course_vae.sample_quality import precision_recall
+
     n_samples = check_positive_int(n_samples, "n_samples")
+    n_quality = check_positive_int(n_quality, "n_quality")
     seed = check_nonnegative_int(seed, "seed")
     run = summarize_collapse_run(model, history, test_x)
+    mu, logvar = encode_dataset(model, test_x)
+    widths = torch.exp(0.5 * logvar.double()).mean(0).clamp(1e-6, 0.999)
+    null_mu, null_lv = prior_null_codes(len(mu), widths, generator=seed)
+    null = latent_diagnostics(null_mu, null_lv, generator=seed)
+    run["null_aggregate_kl"] = null.aggregate_kl.value
+    run["placement_kl"] = placement_kl(mu, logvar)
+    run["mean_posterior_var"] = float(torch.exp(logvar.double()).mean())
     with torch.no_grad():
         samples = model.sample(n_samples, generator=seed)
+        if real is not None:
+            many = model.sample(n_quality, generator=seed + 1).detach().cpu().float()
+            pr = precision_recall(torch.as_tensor(real).float().reshape(len(real), -1), many)
+            run["prior_precision"], run["prior_recall"] = float(pr.precision), float(pr.recall)
     run["beta"] = None if beta is None else float(beta)
     run["prior_samples"] = samples.detach().cpu().float()
     return run

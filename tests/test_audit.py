@@ -407,3 +407,85 @@ def test_cli_errors_go_to_stderr_with_exit_code_2(tmp_path, capsys):
 def test_kl_sign_flip_message_names_the_fix():
     report = audit_vae_loss(kl_sign_flipped, input_dim=8, latent_dim=2, batch_size=4)
     assert any("opposite signs" in m and "Fix" in m for m in report.messages)
+
+
+# --- losses piecewise in the KL (referee 06, finding 2) and Bernoulli log_prob (finding 6) ----
+
+def _kl_dims(mu, lv):
+    return -0.5 * (1 + lv - mu.pow(2) - lv.exp())
+
+
+def _free_bits_batch(lam):
+    """IAF-style free bits: the batch-mean KL of each dimension clamped below at lam nats."""
+    def loss(r, x, mu, lv):
+        return _bce(r, x) / x.size(0) + torch.clamp(_kl_dims(mu, lv).mean(0), min=lam).sum()
+    return loss
+
+
+def _free_bits_example(lam):
+    def loss(r, x, mu, lv):
+        return _bce(r, x) + torch.clamp(_kl_dims(mu, lv).sum(1), min=lam).sum()
+    return loss
+
+
+def _capacity(gamma, c):
+    """Burgess et al. 2018: gamma |KL - C| on the batch-mean KL."""
+    def loss(r, x, mu, lv):
+        return _bce(r, x) / x.size(0) + gamma * (_kl_dims(mu, lv).sum(1).mean() - c).abs()
+    return loss
+
+
+PIECEWISE = {"free bits 0.25 per dim": _free_bits_batch(0.25),
+             "free bits 3 per dim": _free_bits_batch(3.0),
+             "free bits 2 per example": _free_bits_example(2.0),
+             "capacity 1000 |KL - 25|": _capacity(1000.0, 25.0)}
+
+
+@pytest.mark.parametrize("name", PIECEWISE)
+@pytest.mark.parametrize("d", [8, 20])
+def test_a_loss_piecewise_in_the_kl_is_unrecognised_not_guessed(name, d):
+    report = audit_vae_loss(PIECEWISE[name], input_dim=64, latent_dim=d, batch_size=128)
+    assert report.kl_form == "unrecognised" and report.beta is None and report.c_kl is None
+    assert any("piecewise in the KL" in m for m in report.messages)
+    assert not any("No problem found" in m for m in report.messages)
+
+
+def test_a_free_bits_clamp_that_never_binds_is_still_beta_one():
+    """The near-prior probes do not make every clamp unrecognised: at lam = 1e-6 nats the
+    clamp never binds at the probes (their smallest batch-mean KL per dimension is larger)."""
+    report = audit_vae_loss(_free_bits_batch(1e-6), input_dim=64, latent_dim=8, batch_size=128)
+    assert report.kl_form == "closed form" and report.beta == pytest.approx(1.0, rel=1e-6)
+
+
+def test_distribution_log_prob_losses_are_audited_with_binary_x():
+    def bernoulli_probs(recon_x, x, mu, logvar):
+        return (-torch.distributions.Bernoulli(probs=recon_x).log_prob(x).sum()
+                + _kl_dims(mu, logvar).sum())
+
+    def independent_logits(recon_x, x, mu, logvar):
+        px = torch.distributions.Independent(torch.distributions.Bernoulli(logits=recon_x), 1)
+        return -px.log_prob(x).sum() + _kl_dims(mu, logvar).sum()
+
+    for fn, recon in ((bernoulli_probs, "probs"), (independent_logits, "logits")):
+        report = audit_vae_loss(fn, input_dim=64, latent_dim=8, batch_size=128, recon=recon)
+        assert report.recon_form == "bernoulli" and report.kl_form == "closed form"
+        assert report.beta == pytest.approx(1.0, rel=1e-6)
+        assert report.messages[-1].startswith("No problem found")
+
+
+def test_squared_error_is_still_told_from_bce_with_binary_x():
+    def se(recon_x, x, mu, logvar):
+        return F.mse_loss(recon_x, x, reduction="sum") + _kl_dims(mu, logvar).sum()
+
+    report = audit_vae_loss(se, input_dim=64, latent_dim=8, batch_size=128)
+    assert report.recon_form == "squared error" and report.beta == pytest.approx(1.0, rel=1e-6)
+
+
+def test_python_m_course_vae_audit_prints_no_runpy_warning(script):
+    path, _ = script
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-m", "course_vae.audit", f"{path}:loss_function",
+         "--input-dim", "64", "--latent-dim", "2", "--batch-size", "8"],
+        capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, timeout=120,
+    )
+    assert done.returncode == 0 and "RuntimeWarning" not in done.stderr, done.stderr

@@ -71,7 +71,7 @@ def test_wild_losses_equal_their_hand_decomposition():
 def test_expected_active_units_regimes():
     assert ex.ch06_expected_active_units(ex.CH06_COLLAPSE_BETA) == 0
     assert ex.ch06_expected_active_units(8192) == 0
-    assert ex.ch06_expected_active_units(ex.CH06_HOLES_BETA) == D
+    assert ex.ch06_expected_active_units(ex.CH06_ALL_ACTIVE_BETA) == D
     assert ex.ch06_expected_active_units(1e-4, latent_dim=20) == 20
     assert ex.ch06_expected_active_units(1.0) is None
     assert ex.ch06_expected_active_units(0.0) is None

@@ -16,6 +16,7 @@ from course_vae.plots import plot_loss_audit  # noqa: E402
 
 def _run(beta, n_active, agg):
     return {"beta": beta, "n_active": n_active, "aggregate_kl": agg, "kl": 1.0,
+            "null_aggregate_kl": max(agg, 0.0), "placement_kl": 0.1, "mean_posterior_var": 0.4,
             "test_elbo": -25.0, "mutual_info": 1.0, "prior_samples": torch.rand(8, 64)}
 
 

@@ -93,6 +93,8 @@ UNCOMPARED: dict[str, dict[str, str]] = {
         "runs = {}": "training results of the correct loss and of the course's loss (3 seeds)",
         'COLLAPSE = {"pixel mean (beta 64)": loss_bugs.recon_mean_kl_batch_mean,':
             "training results of the losses that collapse, and of beta = 64",
+        "for b in (2.0, 3.0, 4.0, 8.0, 16.0):":
+            "training results of the course's loss at beta 2-16 and of the pixel mean weighted 1/32",
         'runs["KL latent mean (beta 1/8)"] = train_loss_runs(loss_bugs.kl_mean_over_latents, '
         'digits)[2]': "training results of the losses that leave holes, and of beta = 1/8",
         "diverge = {}": "KL and reconstruction of diverging runs (orders of magnitude per epoch)",

@@ -6,7 +6,7 @@ Each loss has the ``pytorch/examples`` signature ``loss_fn(recon_x, x, mu, logva
 checkers compute the right beta with :func:`course_vae.audit.audit_vae_loss` at the
 chapter's sizes (:data:`CH06_EX_SIZES`: the digits' 64 pixels, 8 latent dimensions,
 batches of 128), and the expected number of active units from that beta with the regimes
-chapter 06 measured on its trained runs (:data:`CH06_COLLAPSE_BETA`, :data:`CH06_HOLES_BETA`).
+chapter 06 measured on its trained runs (:data:`CH06_COLLAPSE_BETA`, :data:`CH06_ALL_ACTIVE_BETA`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from course_vae.exercises.verdict import as_number, verdict
 __all__ = [
     "CH06_COLLAPSE_BETA",
     "CH06_EX_SIZES",
-    "CH06_HOLES_BETA",
+    "CH06_ALL_ACTIVE_BETA",
+    "CH06_SE_COLLAPSE_BETA",
     "CH06_WILD_LOSSES",
     "check_ch06_active_units",
     "check_ch06_beta",
@@ -33,10 +34,15 @@ __all__ = [
 
 CH06_EX_SIZES = {"batch_size": 128, "input_dim": 64, "latent_dim": 8}
 """The sizes at which the exercises' betas are asked: chapter 06's digits model."""
-CH06_COLLAPSE_BETA = 16.0
-"""From this effective beta up, chapter 06's runs keep no active unit (it measured beta 64 and
-8192: 0 of 8 for every seed)."""
-CH06_HOLES_BETA = 0.125
+CH06_COLLAPSE_BETA = 4.0
+"""From this effective beta up, chapter 06's runs of a BCE loss keep no active unit (it measured
+the course's loss at beta 3: 5-7 of 8 active; at 4, 8, 16, 64 and the bug's 8192: 0 of 8 for
+every seed)."""
+CH06_SE_COLLAPSE_BETA = 2.0
+"""The same for a squared-error loss, whose beta is relative to the summed squared error (a
+Gaussian decoder of variance beta / 2 on [0, 1] pixels), so the BCE thresholds do not apply:
+chapter 06 measured 1/2 SE (beta 2) and kld_weight (beta 5.86): 0 of 8 for every seed."""
+CH06_ALL_ACTIVE_BETA = 0.125
 """Up to this beta (and above 0), they keep all 8 units active (it measured 1/8: 8 of 8)."""
 
 
@@ -81,14 +87,18 @@ def _audited_beta(which: int) -> float:
     return float(audit_vae_loss(CH06_WILD_LOSSES[which], **CH06_EX_SIZES).beta)
 
 
-def ch06_expected_active_units(beta: float, latent_dim: int = CH06_EX_SIZES["latent_dim"]):
+def ch06_expected_active_units(beta: float, latent_dim: int = CH06_EX_SIZES["latent_dim"],
+                               recon_form: str = "bernoulli"):
     """Active units chapter 06's runs show at this effective beta: 0 from
-    :data:`CH06_COLLAPSE_BETA` up, all ``latent_dim`` in (0, :data:`CH06_HOLES_BETA`], None
-    in between (where the count moves with the seed and the budget)."""
+    :data:`CH06_COLLAPSE_BETA` up, all ``latent_dim`` in (0, :data:`CH06_ALL_ACTIVE_BETA`], None
+    in between (where the count moves with the seed and the budget).  For
+    ``recon_form="squared error"``: 0 from :data:`CH06_SE_COLLAPSE_BETA` up, None below."""
     beta = as_number("beta", beta)
+    if recon_form == "squared error":
+        return 0 if beta >= CH06_SE_COLLAPSE_BETA else None
     if beta >= CH06_COLLAPSE_BETA:
         return 0
-    if 0 < beta <= CH06_HOLES_BETA:
+    if 0 < beta <= CH06_ALL_ACTIVE_BETA:
         return int(latent_dim)
     return None
 
@@ -157,9 +167,12 @@ def check_ch06_active_units(which: Any, answer: Any) -> None:
     training ``wild_loss_<which>`` on the digits with chapter 06's budget: the count its
     runs show at this loss's effective beta (:func:`ch06_expected_active_units`). A count:
     only the exact whole number passes."""
+    from course_vae.audit import audit_vae_loss
+
     which = _which(which)
     beta = _audited_beta(which)
-    expected = ch06_expected_active_units(beta)
+    recon_form = audit_vae_loss(CH06_WILD_LOSSES[which], **CH06_EX_SIZES).recon_form
+    expected = ch06_expected_active_units(beta, recon_form=recon_form)
     d = CH06_EX_SIZES["latent_dim"]
     verdict(
         f"ch06 wild loss {which}: active units",
@@ -169,9 +182,10 @@ def check_ch06_active_units(which: Any, answer: Any) -> None:
         [
             "first find the effective beta (the other half of this exercise).",
             "compare your effective beta with the chapter's collapse (beta >= "
-            f"{CH06_COLLAPSE_BETA:g}) and holes (beta <= 1/{1 / CH06_HOLES_BETA:g}) runs.",
+            f"{CH06_COLLAPSE_BETA:g}) and the all-active (beta <= 1/{1 / CH06_ALL_ACTIVE_BETA:g}) "
+            "runs.",
         ],
         close=0.0,
         integer=True,
-        mistakes=[(float(d - expected), "the opposite regime (collapse vs holes)")],
+        mistakes=[(float(d - expected), "the opposite regime (collapse vs all units active)")],
     )

@@ -11,6 +11,7 @@ from course_vae.plots.style import draw_image_row
 __all__ = ["plot_loss_audit"]
 
 _ZERO = 1e-3  # where beta = 0 is drawn on the log axis
+_FLOOR = 1e-2  # KL values below it (collapsed runs: 0) are drawn at it on the log axis
 
 
 def _x(beta: float) -> float:
@@ -18,8 +19,11 @@ def _x(beta: float) -> float:
 
 
 def plot_loss_audit(state: dict, image_shape: tuple[int, int] = (8, 8)):
-    r"""Active units (left) and KL(q(z) || p(z)) (middle) of each trained run against its
-    effective beta (log axis; beta = 0 drawn at 1e-3), every seed a dot, with the chosen
+    r"""Active units (left) and KL(q(z) || p(z)) (middle; beside it, as dashes, its null:
+    codes from the prior with the run's own widths; values below 0.01, e.g. collapsed runs'
+    0, drawn at 0.01) of each trained run against its
+    effective beta (log axis; beta = 0 drawn at 1e-3), every seed a dot (the nearest run's
+    ringed in black, each run one colour), with the chosen
     loss's beta as a vertical line; right: prior samples of the run nearest to it.
 
     ``state`` is :func:`course_vae.explorer_state.loss_audit_state`.  Returns the Figure.
@@ -36,11 +40,18 @@ def plot_loss_audit(state: dict, image_shape: tuple[int, int] = (8, 8)):
     ax_a, ax_k = fig.add_subplot(left[0, 0]), fig.add_subplot(left[0, 1])
     for i, (label, run) in enumerate(sorted(runs.items(), key=lambda kv: kv[1]["beta"])):
         x = _x(run["beta"])
-        color = "black" if label == state["nearest"] else f"C{i % 10}"
+        color = f"C{i % 10}"  # a run keeps its colour; the nearest gets a black ring
+        ring = dict(markeredgecolor="black", markeredgewidth=1.5, markersize=9) \
+            if label == state["nearest"] else {}
         act, agg = run["per_seed_active"], run["per_seed_aggregate_kl"]
+        null = run.get("per_seed_null_kl", [])
         ax_a.plot(np.full(len(act), x), act, "o", color=color, alpha=0.7,
-                  label=f"{label} (beta {run['beta']:.3g})")
-        ax_k.plot(np.full(len(agg), x), np.maximum(agg, 1e-2), "o", color=color, alpha=0.7)
+                  label=f"{label} (beta {run['beta']:.3g})", **ring)
+        ax_k.plot(np.full(len(agg), x), np.maximum(agg, _FLOOR), "o", color=color, alpha=0.7,
+                  **ring)
+        if null:
+            ax_k.plot(np.full(len(null), x), np.maximum(null, _FLOOR), "_", color=color,
+                      markersize=14, markeredgewidth=2)
     beta = state["beta"]
     for ax in (ax_a, ax_k):
         ax.set_xscale("log")
@@ -51,8 +62,8 @@ def plot_loss_audit(state: dict, image_shape: tuple[int, int] = (8, 8)):
     ax_a.set_ylabel("active units (each seed)")
     ax_a.set_title("trained runs: active units")
     ax_k.set_yscale("log")
-    ax_k.set_ylabel(r"KL$(q(z)\,\|\,p(z))$ (nats, each seed)")
-    ax_k.set_title("trained runs: holes in q(z)")
+    ax_k.set_ylabel(r"KL$(q(z)\,\|\,p(z))$ (nats; < 0.01 drawn at 0.01)")
+    ax_k.set_title("dots: each seed; dashes: its null", fontsize=10)
     handles, labels = ax_a.get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="lower left", ncol=4, frameon=False)
     nearest = state["nearest"]
