@@ -103,7 +103,8 @@ def test_referee_c_active_units_first_hint_gives_no_beta_or_regime(which, _fresh
         assert leak not in msg, (leak, msg)
     with pytest.raises(AssertionError) as err:
         ex.check_ch06_active_units(which, 4)
-    assert "16" in str(err.value) and "1/8" in str(err.value)  # the method: the thresholds
+    # the method: the measured thresholds (collapse from CH06_COLLAPSE_BETA, all active to 1/8)
+    assert f"beta >= {ex.CH06_COLLAPSE_BETA:g}" in str(err.value) and "1/8" in str(err.value)
     for leak in ("64", "256", "0.0009766"):
         assert leak not in str(err.value)
 
