@@ -215,9 +215,8 @@ def test_sample_quality_plot_has_a_dot_per_seed_and_the_real_ceiling():
     try:
         for m, ax in enumerate(fig.axes):
             assert ax.get_title() and ax.get_ylabel() and ax.get_legend() is not None
-            scatters = [c for c in ax.collections
-                        if isinstance(c, matplotlib.collections.PathCollection)]
-            dots = np.concatenate([c.get_offsets()[:, 1] for c in scatters])
+            dots = np.concatenate([line.get_ydata() for line in ax.get_lines()
+                                   if line.get_marker() == "o"])
             expected = [pr[m] for prs in per_seed.values() for pr in prs]
             assert sorted(dots.tolist()) == pytest.approx(sorted(expected))
             assert any(abs(line.get_ydata()[0] - (0.9, 0.95)[m]) < 1e-12 for line in ax.get_lines())

@@ -230,20 +230,21 @@ def plot_sample_quality(per_seed: dict, real=None):
     if not per_seed:
         raise ValueError("per_seed must hold at least one source")
     labels = list(per_seed)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(max(12.0, 2.6 * len(labels)), 4.2))
     for m, (ax, metric) in enumerate(zip(axes, ("precision", "recall"), strict=True)):
         for i, label in enumerate(labels):
             vals = np.array([float(pr[m]) for pr in per_seed[label]])
             x = i + np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else np.array([i])
-            ax.scatter(x, vals, color="tab:blue", zorder=3,
-                       label="one training seed" if i == 0 else None)
+            ax.plot(x, vals, "o", color="tab:blue", zorder=3,
+                    label="one training seed" if i == 0 else None)
             ax.hlines(vals.mean(), i - 0.25, i + 0.25, color="black",
                       label=f"mean of {len(vals)} seeds" if i == 0 else None)
         if real is not None:
             ax.axhline(float(real[m]), color="tab:green", linestyle="--",
                        label=f"held-out real digits ({float(real[m]):.2f})")
-        ax.set_xticks(range(len(labels)), [lbl.replace(", ", ",\n") for lbl in labels], fontsize=8)
+        ticks = [lbl.replace(", ", ",\n", 1) for lbl in labels]  # "beta = 0,\nz ~ N(m, I)"
+        ax.set_xticks(range(len(labels)), ticks, fontsize=8)
         ax.set(ylim=(0, 1.25), ylabel=metric, title=f"{metric} of decoded samples")
-        ax.legend(loc="upper center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 1.0), framealpha=1.0)
+        ax.legend(loc="upper center", ncol=3, fontsize=8, framealpha=1.0)
     fig.tight_layout()
     return fig
