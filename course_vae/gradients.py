@@ -89,21 +89,21 @@ def score_gradient_samples(
     generator: torch.Generator | int | None = 0,
     baseline: float = 0.0,
 ) -> torch.Tensor:
-    r"""Per-sample score-function estimates (f(z_i) - b)(z_i - mu) / sigma^2, z_i ~ N(mu, sigma^2).
+    r"""Per-sample score-function estimates (f(z_i) - a)(z_i - mu) / sigma^2, z_i ~ N(mu, sigma^2).
 
     Shape (n_samples,).  (z - mu) / sigma^2 = d/dmu log N(z; mu, sigma^2); f is only evaluated.
-    ``baseline`` b is a constant (default 0, the plain estimator); since the score has mean
-    0, every b gives an unbiased estimator, and b near E f a smaller variance (for
-    f(z) = z^2: Var = mu^4 / sigma^2 + 14 mu^2 + 15 sigma^2 at b = 0, 8 mu^2 + 10 sigma^2 at
-    b = E f = mu^2 + sigma^2).
+    ``baseline`` a is a constant (default 0, the plain estimator); since the score has mean
+    0, every a gives an unbiased estimator, and a near E f a smaller variance (for
+    f(z) = z^2: Var = mu^4 / sigma^2 + 14 mu^2 + 15 sigma^2 at a = 0, 8 mu^2 + 10 sigma^2 at
+    a = E f = mu^2 + sigma^2).
     """
     mu, sigma = _check(f, mu, sigma)
-    b = check_real(baseline, "baseline")
+    a = check_real(baseline, "baseline")
     n = check_positive_int(n_samples, "n_samples")
     eps = _eps(n, generator)
     with torch.no_grad():
         z = mu + sigma * eps
-        return (_apply(f, z) - b) * eps / sigma  # (z - mu) / sigma^2 = eps / sigma
+        return (_apply(f, z) - a) * eps / sigma  # (z - mu) / sigma^2 = eps / sigma
 
 
 ESTIMATORS: dict[str, Callable[..., torch.Tensor]] = {

@@ -283,8 +283,10 @@ def prior_null_codes(
     Their population mixture is exactly N(0, I) (a draw mu_n plus its own noise has variance
     (1 - sigma^2) + sigma^2 = 1 per coordinate), so whatever ELBO surgery or a hole map finds
     in these N codes beyond I(n; z) is the finite-N null: clumping by chance, not a model's.
-    ``sigma`` (each in (0, 1)) is a number (then ``latent_dim`` is required) or a (d,) vector
-    of widths, e.g. a model's mean posterior sigma per dimension.  float64.
+    ``sigma`` (each in (0, 1)) is a number (then ``latent_dim`` is required), a (d,) vector
+    of widths, e.g. a model's mean posterior sigma per dimension, or an (n, d) matrix, one row
+    per code (e.g. each image's own widths: then mu_n ~ N(0, diag(1 - sigma_n^2)) and the
+    population is still exactly N(0, I)).  float64.
     """
     n = check_positive_int(n, "n")
     s = as_float_tensor(sigma, "sigma").detach().double()
@@ -292,14 +294,40 @@ def prior_null_codes(
         if latent_dim is None:
             raise ValueError("give latent_dim when sigma is a number")
         s = s.repeat(check_positive_int(latent_dim, "latent_dim"))
+    elif s.dim() == 2:
+        if s.shape[0] != n or (latent_dim is not None and s.shape[1] != latent_dim):
+            raise ValueError(f"a matrix sigma must be (n, latent_dim), got {tuple(s.shape)}")
     elif s.dim() != 1 or (latent_dim is not None and len(s) != latent_dim):
-        raise ValueError(f"sigma must be a number or a (latent_dim,) vector, got {tuple(s.shape)}")
+        raise ValueError(f"sigma must be a number, a (latent_dim,) vector or an (n, latent_dim) "
+                         f"matrix, got {tuple(s.shape)}")
     check_finite(s, "sigma")
     if ((s <= 0) | (s >= 1)).any():
         raise ValueError("every sigma must lie in (0, 1): wider posteriors cannot make N(0, I)")
     g = torch.Generator().manual_seed(generator) if isinstance(generator, int) else generator
-    mu = torch.randn(n, len(s), generator=g, dtype=torch.float64) * torch.sqrt(1 - s**2)
-    return mu, torch.log(s**2).expand(n, len(s)).clone()
+    d = s.shape[-1]
+    mu = torch.randn(n, d, generator=g, dtype=torch.float64) * torch.sqrt(1 - s**2)
+    return mu, torch.log(s**2).expand(n, d).clone()
+
+
+def matched_null_codes(mu: Any, logvar: Any, generator: torch.Generator | int = 0
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""A spread-matched null: new means drawn from N(m, S), each code keeping its own logvar.
+
+    m and S are the mean and covariance of the rows of ``mu``; code n gets a fresh mean
+    m + L eps_n (S = L L^T) and the n-th row of ``logvar`` unchanged.  The codes' place,
+    scale and widths are the model's; only *where* each needle sits relative to the others is
+    random.  What ELBO surgery finds in the model's shape KL(q(z) || q_G) beyond this null is
+    clumping (or holes) of the model's own arrangement.  float64 (mu, logvar).
+    """
+    mu, logvar = (t.detach().double() for t in check_posteriors(mu, logvar))
+    if len(mu) < mu.shape[1] + 1:
+        raise ValueError("need more codes than latent dimensions to fit a covariance")
+    m = mu.mean(0)
+    cov = torch.cov(mu.T).reshape(mu.shape[1], mu.shape[1])
+    chol = torch.linalg.cholesky(cov)
+    g = torch.Generator().manual_seed(generator) if isinstance(generator, int) else generator
+    eps = torch.randn(len(mu), mu.shape[1], generator=g, dtype=torch.float64)
+    return m + eps @ chol.T, logvar.clone()
 
 
 class HoleRates(NamedTuple):
@@ -325,4 +353,4 @@ def hole_rates(z: Any, mu: Any, logvar: Any, deep_ratio: float = 0.1) -> HoleRat
                      float((log_ratio < math.log(ratio)).double().mean()))
 
 
-__all__ += ["HoleRates", "hole_rates", "prior_null_codes"]
+__all__ += ["HoleRates", "hole_rates", "prior_null_codes", "matched_null_codes"]

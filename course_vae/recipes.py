@@ -72,7 +72,8 @@ CH03_VAE: dict[str, Any] = {
     "model_seed": 0,
     "train_seed": 0,
 }
-"""Chapter 03's digits VAE: 64-256-2 MLP, Bernoulli decoder, Adam 3e-3, batch 128, 150 epochs."""
+"""Chapter 03's digits VAE: a 64-256-4 MLP encoder (mu and log sigma^2 of a 2-D code), a
+2-256-64 Bernoulli decoder, Adam 3e-3, batch 128, 150 epochs."""
 
 CH03_BETA_VAE: dict[str, Any] = {**CH03_VAE, "latent_dim": 8}
 """Chapter 03's beta = 0 vs beta = 1 comparison: the same model with 8 latent dimensions."""

@@ -495,3 +495,22 @@ def test_linear_probe_accuracy_known_answers():
     assert abs(chance - 0.25) < 0.08  # 400 test rows: sd of chance about 0.02
     with pytest.raises(ValueError):
         diagnostics.linear_probe_accuracy(signal[:10], y[:9], signal[10:20], y[10:20])
+
+
+from course_vae.diagnostics import grid_log_marginal  # noqa: E402
+from course_vae.linear_gaussian import LinearGaussian  # noqa: E402
+
+
+def test_grid_log_marginal_matches_the_exact_linear_gaussian_evidence():
+    lg = LinearGaussian(W=torch.tensor([[1.0, 0.8], [0.9, 1.0], [0.2, -0.5]]),
+                        b=torch.tensor([0.1, 0.0, -0.3]), noise_std=0.5)
+    x = torch.tensor([[0.5, 1.0, -0.2], [2.0, 1.5, 0.0]], dtype=torch.float64)
+    fn = lambda xb, z: lg.log_likelihood(xb[None], z[:, None])  # (grid points, images)
+    exact = lg.log_marginal(x)
+    assert torch.allclose(grid_log_marginal(fn, x, extent=6.0, step=0.02), exact, atol=1e-6)
+    coarse = grid_log_marginal(fn, x, extent=6.0, step=0.05, chunk=999)
+    assert torch.allclose(coarse, exact, atol=1e-4)
+    with pytest.raises(ValueError):
+        grid_log_marginal(lambda xb, z: torch.zeros(len(z)), x)
+    with pytest.raises(ValueError):
+        grid_log_marginal(fn, x, extent=1.0, step=2.0)

@@ -231,3 +231,40 @@ def test_surgery_with_sampled_entropy_stays_below_log_n_and_matches_the_closed_o
     assert abs(a.shape_kl - b.shape_kl) < 4 * math.hypot(a.stderr, b.stderr) + 0.02
     with pytest.raises(ValueError):
         elbo_surgery(*wide, entropy="exact")
+
+
+from course_vae.latent import matched_null_codes  # noqa: E402
+
+
+def test_prior_null_codes_take_each_codes_own_widths():
+    sig = torch.tensor([[0.1, 0.5], [0.9, 0.2]], dtype=torch.float64).repeat(50_000, 1)
+    mu, logvar = prior_null_codes(len(sig), sig, generator=0)
+    assert torch.allclose(logvar, torch.log(sig**2))
+    for rows in (slice(0, None, 2), slice(1, None, 2)):  # each kind of code: mean var 1 - sigma^2
+        assert torch.allclose(mu[rows].var(0), 1 - sig[rows][0] ** 2, atol=0.02)
+    with pytest.raises(ValueError):
+        prior_null_codes(3, sig)  # rows must match n
+
+
+def test_matched_null_codes_keep_widths_and_match_mean_and_covariance():
+    g = torch.Generator().manual_seed(0)
+    a = torch.tensor([[2.0, 0.0], [1.0, 0.5]], dtype=torch.float64)
+    shift = torch.tensor([3.0, -1.0], dtype=torch.float64)
+    mu = torch.randn(50_000, 2, generator=g, dtype=torch.float64) @ a.T + shift
+    logvar = torch.randn(50_000, 2, generator=g, dtype=torch.float64)
+    new_mu, new_lv = matched_null_codes(mu, logvar, generator=1)
+    assert torch.equal(new_lv, logvar) and not torch.allclose(new_mu, mu)
+    assert torch.allclose(new_mu.mean(0), mu.mean(0), atol=0.05)
+    assert torch.allclose(torch.cov(new_mu.T), torch.cov(mu.T), atol=0.1)
+    # needles: surgery's shape is 1/2 log det C - mean 1/2 sum log sigma^2 - log N,
+    # the same for the codes and for their matched null (arrangement does not enter)
+    n = 300
+    needles = (mu[:n], torch.full((n, 2), 2 * math.log(1e-4), dtype=torch.float64))
+    cov = moment_matched_gaussian(*needles)[1]
+    formula = (0.5 * torch.logdet(cov) - 2 * math.log(1e-4) - math.log(n)).item()
+    for codes in (needles, matched_null_codes(*needles, generator=2)):
+        s = elbo_surgery(*codes, n_samples=5, entropy="sampled")
+        assert abs(s.mutual_info - s.log_n) < 1e-6
+        assert abs(s.shape_kl - formula) < 0.1
+    with pytest.raises(ValueError):
+        matched_null_codes(mu[:2], logvar[:2])

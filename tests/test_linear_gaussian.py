@@ -284,3 +284,28 @@ def test_axis_angle_and_trained_linear_vaes_land_on_the_zero_of_the_gap():
     assert abs(fit.loss[-1].item() - nll) < 1e-3  # the exact likelihood is reached
     with pytest.raises(ValueError, match="cov"):
         fit_linear_vae(torch.ones(3), 2, 1.0)
+
+
+# --- iwae_replicates (chapter 03, referee round 3) ---
+from course_vae.linear_gaussian import iwae_replicates  # noqa: E402
+
+
+def test_iwae_replicates_is_exact_for_the_exact_posterior_and_unbiased_at_k1():
+    # orthogonal columns: the posterior precision I + W^T W / s^2 is diagonal, so a diagonal q can
+    # equal the posterior, every weight is p(x) and every estimate is log p(x)
+    lg = LinearGaussian(W=torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]]), b=torch.zeros(3),
+                        noise_std=0.5)
+    x = torch.tensor([0.3, -1.0, 0.2], dtype=F64)
+    m, cov = lg.posterior(x)
+    r = iwae_replicates(lg, x, m, cov.diagonal(), (1, 10), n_repeats=5, generator=0)
+    assert r.shape == (5, 2)
+    assert torch.allclose(r, lg.log_marginal(x).expand(5, 2), atol=1e-10)
+    # a wider q: IWAE_1 has mean ELBO(q) (closed form), IWAE_K rises with K and stays below log p(x)
+    var = 2 * cov.diagonal()
+    r = iwae_replicates(lg, x, m + 0.2, var, (1, 100), n_repeats=4000, generator=1)
+    se = r[:, 0].std() / math.sqrt(4000)
+    assert abs(r[:, 0].mean() - lg.elbo(x, m + 0.2, q_var=var)) < 4 * se
+    se_k = r[:, 1].std() / math.sqrt(4000)
+    assert r[:, 0].mean() < r[:, 1].mean() < lg.log_marginal(x) + 4 * se_k
+    with pytest.raises(ValueError):
+        iwae_replicates(lg, x, m, -var, (1,), n_repeats=2)

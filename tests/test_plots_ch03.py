@@ -175,6 +175,16 @@ def test_elbo_surgery_and_hole_map_are_labelled():
             assert any(abs(line.get_ydata()[0] - s.log_n) < 1e-9 for line in ax.get_lines())
     finally:
         plt.close(fig)
+    big = elbo_surgery(3 * mu, torch.full((20, 2), -8.0), n_samples=2)
+    fig = plot_elbo_surgery({"a": s, "null a": big, "b": s, "null b": s}, share_pairs=True)
+    try:
+        lims = [ax.get_ylim() for ax in fig.axes]
+        # shared within pairs only
+        assert lims[0] == lims[1] and lims[2] == lims[3] and lims[0][1] > lims[2][1]
+        # one stacked bar, no second bar equal to it by construction
+        assert all(len(ax.patches) == 3 for ax in fig.axes)
+    finally:
+        plt.close(fig)
     axis = np.linspace(-2, 2, 5)
     lr = np.subtract.outer(axis, axis)
     hole = np.array([True, False, True, False])
@@ -205,9 +215,8 @@ def test_sample_quality_plot_has_a_dot_per_seed_and_the_real_ceiling():
     try:
         for m, ax in enumerate(fig.axes):
             assert ax.get_title() and ax.get_ylabel() and ax.get_legend() is not None
-            scatters = [c for c in ax.collections
-                        if isinstance(c, matplotlib.collections.PathCollection)]
-            dots = np.concatenate([c.get_offsets()[:, 1] for c in scatters])
+            dots = np.concatenate([line.get_ydata() for line in ax.get_lines()
+                                   if line.get_marker() == "o"])
             expected = [pr[m] for prs in per_seed.values() for pr in prs]
             assert sorted(dots.tolist()) == pytest.approx(sorted(expected))
             assert any(abs(line.get_ydata()[0] - (0.9, 0.95)[m]) < 1e-12 for line in ax.get_lines())

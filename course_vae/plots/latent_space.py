@@ -137,19 +137,21 @@ def plot_latent_point(state: dict, mu, labels, image_shape: tuple[int, int]):
     return fig
 
 
-def plot_elbo_surgery(surgeries: dict):
-    r"""Stacked bars per model (``surgeries``: label -> :class:`course_vae.latent.Surgery`):
+def plot_elbo_surgery(surgeries: dict, share_pairs: bool = False):
+    r"""One stacked bar per model (``surgeries``: label -> :class:`course_vae.latent.Surgery`):
     the average KL split into I(n; z), KL(q_G || p) (place and scale) and KL(q || q_G)
-    (shape), with the ceiling log N of I(n; z) as a dashed line.  Returns the Figure.
+    (shape), with the ceiling log N of I(n; z) as a dashed line.  ``share_pairs``: panels
+    1-2, 3-4, ... (a model and its null) share one y-range.  Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
     if not surgeries:
         raise ValueError("surgeries must hold at least one model")
-    fig, axes = plt.subplots(1, len(surgeries), figsize=(4.2 * len(surgeries), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(surgeries), figsize=(3.6 * len(surgeries), 4.2), squeeze=False)
     parts = (("mutual_info", r"$I(n; z)$: which data point", "tab:blue"),
              ("placement_kl", r"KL$(q_G\,\|\,p)$: place and scale", "tab:orange"),
-             ("shape_kl", r"KL$(q\,\|\,q_G)$: shape (clumps, holes)", "tab:red"))
+             ("shape_kl", r"KL$(q\,\|\,q_G)$: shape (the rest)", "tab:red"))
+    tops = []
     for ax, (label, s) in zip(axes[0], surgeries.items(), strict=True):
         bottom = 0.0
         for key, name, colour in parts:
@@ -157,14 +159,17 @@ def plot_elbo_surgery(surgeries: dict):
             ax.bar([0], [v], bottom=bottom, color=colour, width=0.5,
                    label=f"{name} = {v:.1f}" if v >= 1 else f"{name} = {v:.2f}")
             bottom += v
-        ax.bar([1], [s.mean_kl], color="grey", width=0.5, label=f"average KL = {s.mean_kl:.1f}")
         ax.axhline(s.log_n, color="black", linestyle="--", linewidth=1,
                    label=f"ceiling of $I$: log N = {s.log_n:.2f}")
-        ax.set_xticks([0, 1], ["I + aggregate KL", "average KL"])
+        ax.set_xticks([0], [f"average KL = {s.mean_kl:.1f}"])
+        ax.set_xlim(-0.6, 0.6)
         ax.set_ylabel("nats")
-        ax.set_ylim(0, 1.55 * max(s.mean_kl, bottom, s.log_n))
-        ax.set_title(label)
-        ax.legend(loc="upper left", fontsize=8)
+        tops.append(1.7 * max(s.mean_kl, bottom, s.log_n))
+        ax.set_title(label, fontsize=10)
+        ax.legend(loc="upper left", fontsize=7)
+    for i, ax in enumerate(axes[0]):
+        pair = tops[i - i % 2:i - i % 2 + 2] if share_pairs else [tops[i]]
+        ax.set_ylim(0, max(pair))
     fig.suptitle("ELBO surgery: average KL = I(n; z) + KL(q(z) || p(z))")
     fig.tight_layout()
     return fig
@@ -225,20 +230,21 @@ def plot_sample_quality(per_seed: dict, real=None):
     if not per_seed:
         raise ValueError("per_seed must hold at least one source")
     labels = list(per_seed)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(max(12.0, 2.6 * len(labels)), 4.2))
     for m, (ax, metric) in enumerate(zip(axes, ("precision", "recall"), strict=True)):
         for i, label in enumerate(labels):
             vals = np.array([float(pr[m]) for pr in per_seed[label]])
             x = i + np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else np.array([i])
-            ax.scatter(x, vals, color="tab:blue", zorder=3,
-                       label="one training seed" if i == 0 else None)
+            ax.plot(x, vals, "o", color="tab:blue", zorder=3,
+                    label="one training seed" if i == 0 else None)
             ax.hlines(vals.mean(), i - 0.25, i + 0.25, color="black",
-                      label="mean over seeds" if i == 0 else None)
+                      label=f"mean of {len(vals)} seeds" if i == 0 else None)
         if real is not None:
             ax.axhline(float(real[m]), color="tab:green", linestyle="--",
                        label=f"held-out real digits ({float(real[m]):.2f})")
-        ax.set_xticks(range(len(labels)), [lbl.replace(", ", ",\n") for lbl in labels], fontsize=8)
+        ticks = [lbl.replace(", ", ",\n", 1) for lbl in labels]  # "beta = 0,\nz ~ N(m, I)"
+        ax.set_xticks(range(len(labels)), ticks, fontsize=8)
         ax.set(ylim=(0, 1.25), ylabel=metric, title=f"{metric} of decoded samples")
-        ax.legend(loc="upper center", ncol=3, fontsize=8)
+        ax.legend(loc="upper center", ncol=3, fontsize=8, framealpha=1.0)
     fig.tight_layout()
     return fig
