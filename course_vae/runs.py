@@ -40,6 +40,7 @@ __all__ = [
     "summarize_loss_run",
     "summarize_sprite_run",
     "summarize_text_run",
+    "text_probes",
 ]
 
 
@@ -158,19 +159,7 @@ def summarize_text_run(model: Any, history: dict, test_tokens: Any, iwae_samples
     mi_seed = seed if mi_seed is None else mi_seed
     diag = latent_diagnostics(mu, logvar, generator=mi_seed)
     log_px = text_iwae(model, test_tokens, iwae_samples, seed)
-    probe = {}
-    if train_tokens is not None:
-        from course_vae.text import sentence_patterns, sentence_topics
-
-        mu_tr, logvar_tr = encode_dataset(model, train_tokens)
-        g = torch.Generator().manual_seed(seed + 7)
-        z_tr = reparameterize(mu_tr, logvar_tr, torch.randn(mu_tr.shape, generator=g))
-        z_te = reparameterize(mu, logvar, torch.randn(mu.shape, generator=g))
-        y_tr, y_te = sentence_topics(train_tokens), sentence_topics(test_tokens)
-        p_tr, p_te = sentence_patterns(train_tokens), sentence_patterns(test_tokens)
-        probe = {"topic_acc_mu": linear_probe_accuracy(mu_tr, y_tr, mu, y_te),
-                 "topic_acc_z": linear_probe_accuracy(z_tr, y_tr, z_te, y_te),
-                 "pattern_acc_z": linear_probe_accuracy(z_tr, p_tr, z_te, p_te)}
+    probe = {} if train_tokens is None else text_probes(model, train_tokens, test_tokens, seed)
     return {
         "family": "text",
         "test_elbo": float(history["test_elbo"][-1]),
@@ -183,6 +172,30 @@ def summarize_text_run(model: Any, history: dict, test_tokens: Any, iwae_samples
             "beta_per_step": tracker.beta_per_step},
         "sentences": decode_tokens(test_tokens[:3]),
     }
+
+
+def text_probes(model: Any, train_tokens: Any, test_tokens: Any, seed: int = 0) -> dict:
+    r"""Linear probes (:func:`~course_vae.diagnostics.linear_probe_accuracy`, fitted on the
+    training sentences, scored on the test ones) of a :class:`~course_vae.text.TextVAE`'s
+    encoder: ``topic_acc_mu`` (topic from the posterior mean mu), ``topic_acc_z`` (topic
+    from one draw z ~ q(z|x), what the decoder receives; chance about 1/4) and
+    ``pattern_acc_z`` (the optional-word pattern from z; 8 classes, chance about 1/8).
+    The draws come from generator ``seed + 7``.  Works for an untrained model too (the
+    control: the probe standardises its features, so it reads any deterministic dependence
+    of mu on the words, however small).
+    """
+    from course_vae.text import sentence_patterns, sentence_topics
+
+    mu, logvar = encode_dataset(model, test_tokens)
+    mu_tr, logvar_tr = encode_dataset(model, train_tokens)
+    g = torch.Generator().manual_seed(seed + 7)
+    z_tr = reparameterize(mu_tr, logvar_tr, torch.randn(mu_tr.shape, generator=g))
+    z_te = reparameterize(mu, logvar, torch.randn(mu.shape, generator=g))
+    y_tr, y_te = sentence_topics(train_tokens), sentence_topics(test_tokens)
+    p_tr, p_te = sentence_patterns(train_tokens), sentence_patterns(test_tokens)
+    return {"topic_acc_mu": linear_probe_accuracy(mu_tr, y_tr, mu, y_te),
+            "topic_acc_z": linear_probe_accuracy(z_tr, y_tr, z_te, y_te),
+            "pattern_acc_z": linear_probe_accuracy(z_tr, p_tr, z_te, p_te)}
 
 
 def sample_codes(mu: Any, logvar: Any, samples: int = 4, seed: int = 0) -> torch.Tensor:

@@ -34,7 +34,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_vae._validate import check_bool, check_positive_int, check_probability, check_seed
+from course_vae._validate import (
+    check_bool,
+    check_positive_int,
+    check_probability,
+    check_real,
+    check_seed,
+)
 from course_vae.elbo import iwae_bound
 
 __all__ = [
@@ -347,23 +353,47 @@ def grammar_bounds() -> dict[str, float]:
 
 
 @torch.no_grad()
-def text_log_weights(model: TextVAE, tokens: torch.Tensor, n_samples: int, seed: int = 0
-                     ) -> torch.Tensor:
-    r"""Log importance weights log p(x|z_k) + log p(z_k) - log q(z_k|x), shape (n_samples, n).
+def text_log_weights(model: TextVAE, tokens: torch.Tensor, n_samples: int, seed: int = 0,
+                     prior_mix: float = 0.0) -> torch.Tensor:
+    r"""Log importance weights log p(x|z_k) + log p(z_k) - log r(z_k|x), shape (n_samples, n).
 
+    The proposal r is the encoder's q(z|x) (``prior_mix`` = 0, the IWAE weights) or the
+    *defensive* mixture r = (1 - m) q(z|x) + m p(z) with m = ``prior_mix`` in (0, 1)
+    (Hesterberg 1995): then w <= p(x|z) / m, so the weights have a finite variance even where
+    q is narrower than p(z|x), and log (1/K) \sum_k w_k converges to log p(x) much faster.
     One seeded draw of the dropped words (if any) shared by the samples, as
-    :func:`text_iwae`; feed them to :func:`course_vae.diagnostics.iwae_by_k` for IWAE_K
-    against K.  Computed in chunks of samples, so memory stays bounded.
+    :func:`text_iwae`; feed them to :func:`course_vae.diagnostics.iwae_by_k` for the
+    estimate against K.  Computed in chunks of samples, so memory stays bounded.
     """
     from course_vae.elbo import importance_log_weights
 
     tokens = model.check_data(tokens, "tokens")
     n_samples = check_positive_int(n_samples, "n_samples")
+    m = check_real(prior_mix, "prior_mix", low=0.0, high=1.0, high_open=True)
     g = torch.Generator().manual_seed(check_seed(seed))
     mu, logvar = model.encode(tokens)
     inputs = model.decoder_inputs(tokens, g)
+    if m > 0:
+        return _defensive_log_weights(model, tokens, inputs, mu, logvar, n_samples, m, g)
 
     def fn(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return token_log_likelihood(tokens, model.decode(z, inputs))
 
     return importance_log_weights(tokens.float(), mu, logvar, fn, n_samples, generator=g).double()
+
+
+def _defensive_log_weights(model, tokens, inputs, mu, logvar, n_samples, m, g, chunk=50):
+    """log p(x|z) + log p(z) - log[(1 - m) q(z|x) + m p(z)] for z from that mixture."""
+    out = []
+    log_2pi = math.log(2 * math.pi)
+    with torch.no_grad():
+        for done in range(0, n_samples, chunk):
+            k = min(chunk, n_samples - done)
+            eps = torch.randn((k, *mu.shape), generator=g)
+            from_prior = torch.rand((k, mu.shape[0], 1), generator=g) < m
+            z = torch.where(from_prior, eps, mu + torch.exp(0.5 * logvar) * eps)
+            log_p = -0.5 * (z**2 + log_2pi).sum(-1)
+            log_q = -0.5 * ((z - mu) ** 2 / logvar.exp() + logvar + log_2pi).sum(-1)
+            log_r = torch.logaddexp(math.log1p(-m) + log_q, math.log(m) + log_p)
+            out.append(token_log_likelihood(tokens, model.decode(z, inputs)) + log_p - log_r)
+    return torch.cat(out).double()

@@ -25,6 +25,13 @@ def test_kl_per_dimension_bars_and_floor():
         plot_kl_per_dimension({"a": [0.1], "b": [0.1, 0.2]})
     with pytest.raises(ValueError, match="floor"):
         plot_kl_per_dimension({"a": [0.1]}, floor=-1)
+    fig = plot_kl_per_dimension({"a": [0.3, 0.05]}, threshold=0.1)
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == ":"]
+    assert len(lines) == 1 and lines[0].get_ydata()[0] == 0.1
+    assert any("in use above 0.1" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    plt.close(fig)
+    with pytest.raises(ValueError, match="threshold"):
+        plot_kl_per_dimension({"a": [0.1]}, threshold=-1)
 
 
 def test_image_rows_grid():

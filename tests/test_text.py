@@ -233,3 +233,43 @@ def test_sentence_patterns():
     assert torch.allclose(mass, torch.full((8,), 1 / 8, dtype=torch.float64))  # fair coins
     lengths = (tokens != 0).sum(1) - 1
     assert torch.equal(lengths, 7 + (pat >= 4).long() + ((pat // 2) % 2) + 2 * (pat % 2))
+
+
+def test_defensive_log_weights_are_unbiased_and_bounded():
+    # decoder alone: p(x|z) = p(x) for every z, so w / p(x) = p(z) / r(z), whose mean under
+    # r is exactly 1, and each is at most 1 / m
+    alone = text.TextVAE(use_latent=False, seed=0)
+    tokens = text.make_sentences(5, seed=2)
+    with torch.no_grad():
+        exact = text.text_iwae(alone, tokens, 1, seed=0).double()  # exact for q = p
+        log_w = text.text_log_weights(alone, tokens, 4000, seed=0, prior_mix=0.5)
+    ratio = (log_w - exact).exp()
+    assert log_w.shape == (4000, 5)
+    assert float(ratio.max()) <= 2.0 + 1e-6
+    assert torch.allclose(ratio.mean(0), torch.ones(5, dtype=torch.float64), atol=0.03)
+    # a VAE: the mixture's weights are bounded by 2 p(x|z); the IWAE weights (m = 0) are the default
+    vae = text.TextVAE(seed=0)
+    with torch.no_grad():
+        assert torch.equal(text.text_log_weights(vae, tokens, 8, seed=0),
+                           text.text_log_weights(vae, tokens, 8, seed=0, prior_mix=0.0))
+        d = text.text_log_weights(vae, tokens, 200, seed=0, prior_mix=0.5)
+    assert torch.isfinite(d).all()
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="prior_mix"):
+            text.text_log_weights(vae, tokens, 4, prior_mix=bad)
+
+
+def test_text_probes_match_the_run_summary_and_work_untrained():
+    from course_vae.recipes import train_text_recipe
+    from course_vae.runs import summarize_text_run, text_probes
+
+    tokens = text.make_sentences(120, seed=0)
+    small = {"embed_dim": 4, "hidden": 8, "latent_dim": 2, "epochs": 1, "lr": 1e-2,
+             "batch_size": 16, "track_every": 2}
+    vae, hist, _ = train_text_recipe(tokens[:80], tokens[80:], 0, recipe=small)
+    s = summarize_text_run(vae, hist, tokens[80:], 4, seed=3, train_tokens=tokens[:80])
+    p = text_probes(vae, tokens[:80], tokens[80:], seed=3)
+    assert all(p[k] == s[k] for k in ("topic_acc_mu", "topic_acc_z", "pattern_acc_z"))
+    untrained = text_probes(text.TextVAE(embed_dim=4, hidden=8, latent_dim=2, seed=1),
+                            tokens[:80], tokens[80:], seed=0)
+    assert all(0.0 <= v <= 1.0 for v in untrained.values())

@@ -74,8 +74,11 @@ UNCOMPARED: dict[str, dict[str, str]] = {
             "remedy table: means and spreads over seeds of trained runs",
         'sub = test_tokens[: CH04_TEXT["iwae_subset"]]':
             "IWAE_K of trained models, K up to 1000",
-        'lag_stats = {name: {"first": [c[0] for c in lag[name]], **{':
-            "KL of warm-started and aggressively trained models",
+        "for name, curves in control.items():  # seeds 0 and 1":
+            "KL per epoch of the positive control's trained runs (beta = 0.5)",
+        'WARM, AGGR, LONG = "warm start from free bits 0.5", "aggressive encoder updates", '
+        '"baseline trained 2S steps"':
+            "KL, I(x; z), ELBO and log p(x) of warm-started, aggressive and longer-trained runs",
         "during = {}  # every seed: the total KL while beta < 0.75, and at the end":
             "KL over training of annealed runs",
     },

@@ -45,6 +45,7 @@ def plot_kl_per_dimension(
     floor: float | None = None,
     title: str = "KL per latent dimension (test set, nats)",
     sort: bool = False,
+    threshold: float | None = None,
 ):
     r"""Grouped bars of KL_d = mean_n KL(q(z_d|x_n) || N(0, 1)) per dimension d, one per model.
 
@@ -52,11 +53,14 @@ def plot_kl_per_dimension(
     :func:`course_vae.diagnostics.kl_per_dimension`); ``floor`` draws a free-bits floor
     lambda as a dashed line.  A collapsed dimension has a bar at 0.  ``sort``: each model's
     values largest first (latent indices of different models do not correspond; the x-axis
-    is then the rank).  Returns the Figure.
+    is then the rank).  ``threshold``: a dotted line at the KL above which a dimension counts
+    as in use.  Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
     series = _series(kl_per_dim, "kl_per_dim")
+    if threshold is not None:
+        threshold = check_real(threshold, "threshold", low=0.0)
     if sort:
         series = {k: np.sort(v)[::-1] for k, v in series.items()}
     if floor is not None:
@@ -72,6 +76,9 @@ def plot_kl_per_dimension(
     if floor is not None:
         ax.axhline(floor, color="black", linestyle="--", linewidth=1,
                    label=rf"free-bits floor $\lambda$ = {floor:g}")
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", linestyle=":", linewidth=1,
+                   label=f"in use above {threshold:g} nats")
     if sort:
         ax.set_xticks(x, [str(j + 1) for j in range(n_dims)])
         ax.set_xlabel("latent dimensions, each model's ranked by KL (largest first)")
