@@ -6,6 +6,7 @@ Each module holds what its name says:
   (codes and extra bits), ``elbo`` (ELBO, IWAE), ``gradients`` (reparameterised vs
   score-function estimators), ``linear_gaussian`` (a latent model with an exact
   posterior), ``diagnostics`` (active units, I(x; z), the aggregate posterior),
+  ``likelihood_bounds`` (exact log p(x) on a grid, the data's ceilings, baselines),
   ``disentanglement`` (MIG, DCI), ``factor_information`` (I(code; factor) estimators),
   ``score_calibration`` (known-answer codes), ``latent`` (points, traversals, ELBO
   surgery), ``sample_quality``;
@@ -38,6 +39,7 @@ from course_vae import (
     gradients,
     kl,
     latent,
+    likelihood_bounds,
     linear_gaussian,
     loss_bugs,
     loss_source,
@@ -105,6 +107,7 @@ __all__ = [
     "kl_normal_std_terms",
     "kl_quadrature",
     "latent",
+    "likelihood_bounds",
     "linear_gaussian",
     "load_dataset",
     "loss_bugs",

@@ -44,6 +44,7 @@ __all__ = [
     "elbo",
     "importance_log_weights",
     "iwae_bound",
+    "iwae_by_k",
     "iwae_from_log_weights",
 ]
 
@@ -273,3 +274,26 @@ def iwae_bound(
         chunk = _auto_chunk(xb.shape[0] if xb.dim() > 1 else 1, chunk_size)
         out.append(_iwae_streaming(xb, mb, lb, fn, n_samples, chunk, gen))
     return torch.cat(out) if x.dim() > 1 else out[0]
+
+
+def iwae_by_k(log_w: Any, ks: Any) -> dict[int, float]:
+    r"""Mean IWAE_K for each K of ``ks`` from log importance weights ``log_w`` of shape (S, n).
+
+    For each K dividing S, the S draws are split into S / K disjoint groups of K; each
+    group gives IWAE_K = log (1/K) \sum_k w_k per example, and the value is the mean over
+    groups and examples (all S draws used for every K, so the small-K values have little
+    noise).  IWAE_1 is the ELBO estimate; the values rise with K towards log p(x).
+    """
+    log_w = as_float_tensor(log_w, "log_w").double()
+    if log_w.dim() != 2 or log_w.shape[0] == 0 or log_w.shape[1] == 0:
+        raise ValueError(f"log_w must have shape (S, n) with S, n >= 1, got {tuple(log_w.shape)}")
+    check_finite(log_w, "log_w")
+    s = log_w.shape[0]
+    out = {}
+    for k in ks:
+        k = check_positive_int(k, "K")
+        if s % k:
+            raise ValueError(f"every K must divide the {s} draws, got K = {k}")
+        groups = log_w.reshape(s // k, k, -1)
+        out[k] = float((torch.logsumexp(groups, 1) - math.log(k)).mean())
+    return out

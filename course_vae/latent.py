@@ -206,13 +206,13 @@ def elbo_surgery(mu: Any, logvar: Any, n_samples: int = 10,
     under q(z) equals its mean under q_G.  ``stderr`` is the larger of the two estimates' SEs.
 
     ``entropy="sampled"``: I(n; z) by
-    :func:`course_vae.diagnostics.mutual_information_sampled` (log q(z|x_n) at the draw, so
+    :func:`course_vae.diagnostics.paired_mutual_information` (log q(z|x_n) at the draw, so
     every term, and the estimate, stays <= log N), and KL(q(z) || p) = E_n KL - I with the
     average KL in closed form; ``stderr`` is then that of I.
     """
     from course_vae.diagnostics import (  # concept modules, no cycle at import
         latent_diagnostics,
-        mutual_information_sampled,
+        paired_mutual_information,
     )
 
     check_choice(entropy, "entropy", ("closed", "sampled"))
@@ -220,7 +220,7 @@ def elbo_surgery(mu: Any, logvar: Any, n_samples: int = 10,
     place = placement_kl(mu, logvar)
     if entropy == "sampled":
         mean_kl = float(kl_normal_std(mu, logvar).mean())
-        mi = mutual_information_sampled(mu, logvar, n_samples=n_samples, generator=generator)
+        mi = paired_mutual_information(mu, logvar, n_samples=n_samples, generator=generator)
         return Surgery(
             mean_kl=mean_kl, mutual_info=mi.value, aggregate_kl=mean_kl - mi.value,
             log_n=math.log(len(mu)), placement_kl=place, shape_kl=mean_kl - mi.value - place,

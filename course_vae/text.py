@@ -362,7 +362,7 @@ def text_log_weights(model: TextVAE, tokens: torch.Tensor, n_samples: int, seed:
     (Hesterberg 1995): then w <= p(x|z) / m, so the weights have a finite variance even where
     q is narrower than p(z|x), and log (1/K) \sum_k w_k converges to log p(x) much faster.
     One seeded draw of the dropped words (if any) shared by the samples, as
-    :func:`text_iwae`; feed them to :func:`course_vae.diagnostics.iwae_by_k` for the
+    :func:`text_iwae`; feed them to :func:`course_vae.elbo.iwae_by_k` for the
     estimate against K.  Computed in chunks of samples, so memory stays bounded.
     """
     from course_vae.elbo import importance_log_weights

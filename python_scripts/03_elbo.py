@@ -49,17 +49,21 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 
 import course_vae as cv
 from course_vae import gradients, latent, sample_quality
-from course_vae.diagnostics import (
+from course_vae.diagnostics import encode_dataset
+from course_vae.elbo import importance_log_weights, iwae_from_log_weights
+from course_vae.kl import kl_gaussian_full
+from course_vae.likelihood_bounds import (
     binarisation_entropy,
     binarised_mixture_log_likelihood,
     data_log_likelihood_ceiling,
-    encode_dataset,
     grid_log_marginal,
     independent_pixel_log_likelihood,
 )
-from course_vae.elbo import importance_log_weights, iwae_from_log_weights
-from course_vae.kl import kl_gaussian_full
-from course_vae.linear_gaussian import importance_weight_min_eigenvalue, iwae_replicates, optimise_diagonal_q
+from course_vae.linear_gaussian import (
+    importance_weight_min_eigenvalue,
+    iwae_replicates,
+    optimise_diagonal_q,
+)
 from course_vae.plots import (
     plot_beta_comparison,
     plot_elbo_surgery,
@@ -430,7 +434,7 @@ assert len(per_image[1000]) == len(digits.test_binary)
 
 # %% [markdown]
 # **The known answer.** With a 2-D latent, $\log p(x) = \log\int p(x\mid z)\,p(z)\,dz$ can be
-# computed directly: a sum over a grid of $z$ on $[-6, 6]^2$ (`diagnostics.grid_log_marginal`;
+# computed directly: a sum over a grid of $z$ on $[-6, 6]^2$ (`likelihood_bounds.grid_log_marginal`;
 # the prior leaves under $10^{-7}$ of its mass outside). Two grid spacings must agree.
 
 # %% tags=["nbval-ignore-output"]
@@ -479,7 +483,7 @@ assert amortisation > 2 * approximation    # most of the gap is the encoder's
 #
 # - **baseline**: independent pixels, $\approx -26.9$ (a reference, not a floor: the VAE scores below it in its first epochs);
 # - **ceilings**: the test images are coin flips $x_i \sim \mathrm{Bern}(\gamma_i)$ from grey levels $\gamma$. For *any* model $\mathbb E\log p(x) \le -H(x)$ (Gibbs' inequality), $x$ drawn from the mixture of the 400 grey test images; and $-H(x) \le -H(x\mid \gamma)$, the coin flips alone;
-# - **a kernel mixture**, untrained: 1,397 product-Bernoulli kernels centred on the grey *training* images, probabilities clipped to $[\epsilon, 1-\epsilon]$ (`diagnostics.binarised_mixture_log_likelihood`), $\epsilon$ chosen on training data (1,000 images as kernels, the other 397 scored).
+# - **a kernel mixture**, untrained: 1,397 product-Bernoulli kernels centred on the grey *training* images, probabilities clipped to $[\epsilon, 1-\epsilon]$ (`likelihood_bounds.binarised_mixture_log_likelihood`), $\epsilon$ chosen on training data (1,000 images as kernels, the other 397 scored).
 
 # %%
 ceiling = data_log_likelihood_ceiling(digits.test_grey, n_samples=4000, generator=0)
@@ -542,7 +546,7 @@ assert h0["test_elbo"][-1] < h1["test_elbo"][-1] - 50               # ... and a 
 # the width cost alone, 1/2 sum_j (sigma_j^2 - log sigma_j^2 - 1), averaged over beta = 0's test images
 width0 = (0.5 * (codes[0.0][1].exp() - codes[0.0][1] - 1).sum(1)).mean().item()
 assert 33 < width0 < 46   # measured 37-42 nats over seeds 0-2 (sigma about 0.005-0.006 in 8 dimensions)
-print(f"beta = 0, test ELBO at epochs 50 / 100 / 150: " + " / ".join(f"{h0['test_elbo'][e - 1]:.1f}" for e in (50, 100, 150)))
+print("beta = 0, test ELBO at epochs 50 / 100 / 150: " + " / ".join(f"{h0['test_elbo'][e - 1]:.1f}" for e in (50, 100, 150)))
 assert h0["test_elbo"][49] > h0["test_elbo"][99] > h0["test_elbo"][-1] and h0["test_elbo"][49] > h0["test_elbo"][-1] + 3  # no optimum
 # the 8-D beta = 1 model beside the kernel mixture of Section 5
 m8 = beta_models[1.0]

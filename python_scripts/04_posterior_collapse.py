@@ -578,10 +578,10 @@ iwae_k, log_ws = {}, {}
 for name, key in (("collapsed baseline", TEXT_BASELINE), ("free bits 0.25", ("text: free bits 0.25", "seed 0")),
                   ("free bits 0.5", ("text: free bits 0.5", "seed 0"))):
     log_ws[name] = text.text_log_weights(text_models[key], sub, max(KS), seed=0)
-    iwae_k[name] = diagnostics.iwae_by_k(log_ws[name], KS)
+    iwae_k[name] = cv.elbo.iwae_by_k(log_ws[name], KS)
 log_w_def = text.text_log_weights(text_models[("text: free bits 0.5", "seed 0")], sub, max(KS), seed=1,
                                    prior_mix=CH04_TEXT["defensive_mix"])
-iwae_k["free bits 0.5, defensive proposal"] = diagnostics.iwae_by_k(log_w_def, KS)
+iwae_k["free bits 0.5, defensive proposal"] = cv.elbo.iwae_by_k(log_w_def, KS)
 exact_sub = text.sentence_log_prob(sub).mean().item()
 fig = plot_iwae_by_k(iwae_k, ceiling=exact_sub,
                      title="log p(x) estimates against K on 100 test sentences (seed 0)")

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 import course_vae as cv
 from course_vae import loss_bugs
 from course_vae.audit import audit_vae_loss
-from course_vae.diagnostics import binarisation_entropy, independent_pixel_log_likelihood
+from course_vae.likelihood_bounds import binarisation_entropy, independent_pixel_log_likelihood
 from course_vae.plots import plot_image_rows, plot_kl_per_dimension, plot_remedy_comparison
 from course_vae.recipes import CH06_RUNS, CH06_VAE, train_loss_runs, train_recipe
 from course_vae.runs import mean_std

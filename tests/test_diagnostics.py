@@ -353,7 +353,10 @@ def test_diagnostics_in_on_epoch_end_do_not_change_training():
 
 # --------------------------------------------------------------------------- nats in context
 
-from course_vae.diagnostics import binarisation_entropy, independent_pixel_log_likelihood  # noqa: E402
+from course_vae.likelihood_bounds import (  # noqa: E402
+    binarisation_entropy,
+    independent_pixel_log_likelihood,
+)
 
 
 def test_independent_pixels_by_hand():
@@ -375,10 +378,11 @@ def test_binarisation_entropy_is_the_coin_flips():
 
 
 # ---------------------------------------------------------------- chapter 03 (issue 20) additions
-from course_vae.diagnostics import (  # noqa: E402
+from course_vae.diagnostics import paired_mutual_information  # noqa: E402
+from course_vae.elbo import iwae_by_k  # noqa: E402
+from course_vae.likelihood_bounds import (  # noqa: E402
     binarised_mixture_log_likelihood,
     data_log_likelihood_ceiling,
-    mutual_information_sampled,
 )
 
 
@@ -386,21 +390,21 @@ def test_sampled_mutual_information_known_cases_and_ceiling():
     g = torch.Generator().manual_seed(0)
     n, d = 50, 3
     # identical posteriors: z says nothing about n, I = 0 exactly (every term is 0)
-    same = mutual_information_sampled(torch.zeros(n, d), torch.zeros(n, d), n_samples=5)
+    same = paired_mutual_information(torch.zeros(n, d), torch.zeros(n, d), n_samples=5)
     assert abs(same.value) < 1e-9
     # needles far apart: z names n, I = log N
     far_mu = 100.0 * torch.randn(n, d, generator=g, dtype=torch.float64)
-    far = mutual_information_sampled(far_mu, torch.full((n, d), -10.0, dtype=torch.float64))
+    far = paired_mutual_information(far_mu, torch.full((n, d), -10.0, dtype=torch.float64))
     assert abs(far.value - math.log(n)) < 1e-6
     # needles whose closed-form estimator overshoots log N: the sampled one never does
     mu = torch.randn(n, d, generator=g, dtype=torch.float64)
     logvar = torch.full((n, d), 2 * math.log(0.01), dtype=torch.float64)
-    est = mutual_information_sampled(mu, logvar, n_samples=20, generator=1)
+    est = paired_mutual_information(mu, logvar, n_samples=20, generator=1)
     assert est.value <= math.log(n) + 1e-9
     # agrees with the closed-form-entropy estimator where both are well inside the ceiling
     mu2 = torch.randn(200, 2, generator=g, dtype=torch.float64)
     lv2 = torch.full((200, 2), -1.0, dtype=torch.float64)
-    a = mutual_information_sampled(mu2, lv2, n_samples=20, generator=2)
+    a = paired_mutual_information(mu2, lv2, n_samples=20, generator=2)
     b = mutual_information(mu2, lv2, n_samples=20, generator=3)
     assert abs(a.value - b.value) < 4 * math.hypot(a.stderr, b.stderr)
 
@@ -472,17 +476,17 @@ def test_paired_mutual_information_known_answer_log_n():
 def test_iwae_by_k_groups_and_rises():
     g = torch.Generator().manual_seed(0)
     log_w = torch.randn(1000, 30, generator=g, dtype=torch.float64)
-    out = diagnostics.iwae_by_k(log_w, (1, 10, 100, 1000))
+    out = iwae_by_k(log_w, (1, 10, 100, 1000))
     assert out[1] == pytest.approx(float(log_w.mean()))
     assert out[1000] == pytest.approx(float((torch.logsumexp(log_w, 0) - math.log(1000)).mean()))
     vals = [out[k] for k in (1, 10, 100, 1000)]
     assert vals == sorted(vals)
     # constant weights: every K gives the same value (the bound is tight)
-    assert set(diagnostics.iwae_by_k(torch.full((10, 3), -2.0), (1, 5, 10)).values()) == {-2.0}
+    assert set(iwae_by_k(torch.full((10, 3), -2.0), (1, 5, 10)).values()) == {-2.0}
     with pytest.raises(ValueError, match="divide"):
-        diagnostics.iwae_by_k(log_w, (3,))
+        iwae_by_k(log_w, (3,))
     with pytest.raises(ValueError):
-        diagnostics.iwae_by_k(torch.zeros(5), (1,))
+        iwae_by_k(torch.zeros(5), (1,))
 
 
 def test_linear_probe_accuracy_known_answers():
@@ -497,7 +501,7 @@ def test_linear_probe_accuracy_known_answers():
         diagnostics.linear_probe_accuracy(signal[:10], y[:9], signal[10:20], y[10:20])
 
 
-from course_vae.diagnostics import grid_log_marginal  # noqa: E402
+from course_vae.likelihood_bounds import grid_log_marginal  # noqa: E402
 from course_vae.linear_gaussian import LinearGaussian  # noqa: E402
 
 
