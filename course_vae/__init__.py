@@ -15,7 +15,7 @@ Each module holds what its name says:
   VAE, the likelihoods, the reparameterisation), ``made`` (an autoregressive decoder),
   ``conv`` (a convolutional VAE), ``rng`` (random generators);
 * VAE losses as people write them: ``loss_bugs`` (the correct loss and the bugs people
-  ship, a loss builder), ``audit`` (a loss's effective beta, forms and reductions),
+  ship, a loss builder), ``audit`` (a loss's effective beta, forms and reductions), ``audit_report``,
   ``loss_source`` (a function read out of a script without running it);
 * training: ``train`` (the one loop for every model), ``schedules`` (beta schedules, free
   bits, capacity), ``recipes`` (every chapter's budget and the builders that train it),
