@@ -291,7 +291,7 @@ def plot_mi_heatmaps(mi: dict, kl: dict, factor_names, threshold: float = 0.1,
         raise ValueError("mi must hold at least one matrix")
     names = list(factor_names)
     fig, axes = plt.subplots(1, len(mi), figsize=(3.7 * len(mi) + 0.8, 3.8), squeeze=False)
-    fig.subplots_adjust(wspace=0.75, left=0.08, right=0.9, bottom=0.15)
+    fig.subplots_adjust(wspace=0.75, left=0.08, right=0.9, bottom=0.15, top=0.82)
     for ax, (key, m) in zip(axes[0], mi.items(), strict=True):
         m = as_array(m, f"mi[{key!r}]")
         k = as_array(kl[key], f"kl[{key!r}]").reshape(-1)
@@ -313,7 +313,7 @@ def plot_mi_heatmaps(mi: dict, kl: dict, factor_names, threshold: float = 0.1,
                                       for j in range(k.size)], fontsize=7)
         ax.set_title(rf"$\beta$ = {key:g}" if isinstance(key, (int, float)) else str(key))
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="I / H")
-    fig.suptitle(title)
+    fig.suptitle(title, y=0.99)
     return fig
 
 
