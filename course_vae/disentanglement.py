@@ -222,6 +222,7 @@ def dci(
     n_estimators: int = 20,
     min_samples_leaf: int = 1,
     seed: int = 0,
+    groups: Any = None,
 ) -> DCIResult:
     r"""DCI disentanglement, completeness and informativeness (Eastwood & Williams 2018).
 
@@ -231,6 +232,12 @@ def dci(
     fill one column of R (d x K); its accuracy on the other rows is that factor's
     informativeness.  D and C come from :func:`dci_from_importance` on the informative
     factors.  Deterministic for a given seed.
+
+    ``groups`` (n,), optional: a group label per row (e.g. the image several posterior
+    samples came from).  The split then keeps every group whole: a seeded random share
+    ``test_fraction`` of the groups is tested, the rest trained on, so the forests are
+    scored on groups they never saw (a random row split would let them recognise the
+    image instead of predicting the factor).
     """
     from sklearn.ensemble import RandomForestClassifier
 
@@ -260,8 +267,23 @@ def dci(
         z = z.copy()
         exps = np.frexp(np.abs(z[:, big]).max(axis=0))[1]
         z[:, big] = np.ldexp(z[:, big], 100 - exps)
-    perm = np.random.default_rng(seed).permutation(n)
-    test, train = perm[:n_test], perm[n_test:]
+    if groups is None:
+        perm = np.random.default_rng(seed).permutation(n)
+        test, train = perm[:n_test], perm[n_test:]
+    else:
+        g = np.asarray(groups)
+        if g.shape != (n,):
+            raise ValueError(f"groups must have shape ({n},), got {g.shape}")
+        names = np.unique(g)
+        n_test_groups = int(round(len(names) * float(test_fraction)))
+        if n_test_groups < 1 or len(names) - n_test_groups < 2:
+            raise ValueError(
+                f"test_fraction={test_fraction} leaves {len(names) - n_test_groups} training and "
+                f"{n_test_groups} test groups of {len(names)}; need at least 2 and 1"
+            )
+        test_names = np.random.default_rng(seed).permutation(names)[:n_test_groups]
+        is_test = np.isin(g, test_names)
+        test, train = np.flatnonzero(is_test), np.flatnonzero(~is_test)
     importance = np.zeros((z.shape[1], v.shape[1]))
     accuracy = np.full(v.shape[1], np.nan)
     for k in np.flatnonzero(informative):

@@ -26,7 +26,7 @@ from course_vae.diagnostics import (
 )
 from course_vae.disentanglement import dci, mig, mig_details
 from course_vae.models import VAE, reparameterize
-from course_vae.score_calibration import permute_rows
+from course_vae.score_calibration import permute_images
 from course_vae.sprites import Sprites
 
 __all__ = [
@@ -219,8 +219,10 @@ def code_scores(mu: Any, logvar: Any, labels: Any, samples: int = 4, seed: int =
     k-NN estimate (:func:`~course_vae.factor_information.mutual_info_knn`) clipped to the
     dimension's KL_j (I(v; z_j) <= I(x; z_j) <= KL_j).  Returns ``kl_dims`` (d,),
     ``mig`` (a :class:`~course_vae.disentanglement.MIGResult`, with ``per_factor``),
-    ``dci`` on the same samples, ``mig_permuted`` (the samples' rows shuffled by ``seed``:
-    the floor) and ``z`` the samples.
+    ``dci`` on the same samples (train/test split by image: every sample of one image on
+    one side), ``mig_permuted`` (whole images shuffled by ``seed``,
+    :func:`~course_vae.score_calibration.permute_images`: the image-level null) and ``z``
+    the samples.
     """
     mu = torch.as_tensor(mu, dtype=torch.float64)
     logvar = torch.as_tensor(logvar, dtype=torch.float64)
@@ -229,10 +231,11 @@ def code_scores(mu: Any, logvar: Any, labels: Any, samples: int = 4, seed: int =
     z = sample_codes(mu, logvar, samples, seed).numpy()
     lab = labels.repeat(samples, 1).numpy()
     details = mig_details(z, lab, estimator="knn", upper_bound=kl_dims, seed=seed)
+    image = torch.arange(len(mu)).repeat(samples).numpy()
     return {
-        "kl_dims": kl_dims, "mig": details, "dci": dci(z, lab, seed=seed),
-        "mig_permuted": mig(permute_rows(z, seed), lab, estimator="knn", upper_bound=kl_dims,
-                            seed=seed),
+        "kl_dims": kl_dims, "mig": details, "dci": dci(z, lab, seed=seed, groups=image),
+        "mig_permuted": mig(permute_images(z, len(mu), seed), lab, estimator="knn",
+                            upper_bound=kl_dims, seed=seed),
         "z": z,
     }
 

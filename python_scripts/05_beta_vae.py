@@ -54,6 +54,7 @@ from course_vae.plots import (
     plot_mig_vs_beta,
     plot_rd_plane,
     plot_rotation_gap,
+    plot_score_vs_active,
 )
 from course_vae.recipes import (
     CH05_CAPACITY,
@@ -64,7 +65,7 @@ from course_vae.recipes import (
 )
 from course_vae.runs import sample_codes, summarize_sprite_run
 from course_vae.schedules import KLCapacity
-from course_vae.score_calibration import reference_codes
+from course_vae.score_calibration import matched_reference_codes, permute_images, reference_codes
 from course_vae.sprites import make_sprites, split_indices
 from course_vae.widgets import BetaTraversalExplorer
 
@@ -301,8 +302,9 @@ assert price[0.25] < price[1.0] < price[2.0] and price[4.0] < price[2.0]
 # - **DCI** (Eastwood & Williams 2018): random forests predict each factor from $z$; their
 #   feature importances $R_{jk}$ give the **disentanglement**
 #   $D = \sum_j \rho_j\,(1 - H_K(P_{j\cdot}))$, $P_{jk} = R_{jk}/\sum_k R_{jk}$ (does each
-#   dimension serve one factor?), with roles swapped the **completeness**, and the held-out
-#   accuracy the **informativeness**.
+#   dimension serve one factor?), with roles swapped the **completeness**, and the accuracy
+#   on held-out **images** the **informativeness** (`dci(..., groups=image)`: all samples of
+#   an image on one side of the split).
 #
 # **What is scored.** A VAE transmits a sample $z \sim q(z\mid x)$, not the mean $\mu(x)$.
 # The means of an almost switched-off dimension still differ slightly between images, and
@@ -316,11 +318,10 @@ assert price[0.25] < price[1.0] < price[2.0] and price[4.0] < price[2.0]
 # no binning bias. Estimates above $\mathrm{KL}_j$ are cut to it; a dimension with
 # $\mathrm{KL}_j < 0.1$ nats counts as **off**.
 #
-# **Known answers** at this $n$: **random** codes (the floor); a **perfect** code (each
-# factor in its own dimension, random order, two near-constant spare dimensions, a $10^{-6}$
-# jitter so that it is continuous like a real code); the perfect code **rotated** at
-# random; and a **position-only** code ($x$ and $y$ perfectly, nothing else). For
-# comparison, MIG with two binned estimators (equal-frequency bins with a bias correction;
+# **Known answers** first in their simplest form, 432 independent rows: **random** codes; a
+# **perfect** code (each factor in its own dimension, two spare near-constant ones, a
+# $10^{-6}$ jitter); the perfect code **rotated** at random; a **position-only** code ($x$
+# and $y$ only). Also MIG with two binned estimators (equal-frequency bins;
 # disentanglement_lib's 20 equal-width bins). Five draws of each:
 
 # %%
@@ -348,8 +349,9 @@ for name in REFS:
 print("position only, MIG per factor (shape, scale, x, y), lowest of 5:", np.round(ref_factor["position only"].min(0), 2))
 
 # %% [markdown]
-# The known answers hold at this sample size with the k-NN estimator: random codes score at
-# most 0.05 on MIG and DCI, the perfect code at least 0.9, the rotated code far lower. The
+# With the k-NN estimator random codes score at most 0.05 on MIG and DCI, the perfect code
+# at least 0.9, the rotated code far lower. But a model's code is 54 clusters (one per
+# image) of 8 noisy samples; Section 6 rebuilds every reference in that form. The
 # equal-frequency bins give the perfect code clearly less: their edges cut across classes of
 # unequal size. The position-only code scores about 0.5 — perfect on two factors of four —
 # which is the line a model that encodes only where the sprite is would reach.
@@ -376,7 +378,7 @@ POSITION_ONLY = ref["position only"][:, col["MIG"]].mean()
 # $10^{-2}$, batches of 32, 800 steps) for $\beta \in \{0.25, 1, 2, 4\}$ and seeds 0–4. The
 # KL weight rises linearly from 0 to β over the first 200 steps (**KL warm-up**, chapter
 # 04): without it some seeds at β = 1 and 2 never leave the state where every dimension is
-# off. (At β ≥ 8 every dimension of every seed we tried switched off.) One more β = 1 model
+# off. One more β = 1 model
 # (seed 0) trains twice as long, to see where the curves flatten.
 
 # %%
@@ -395,11 +397,12 @@ BUDGET = CH05_SWEEP["epochs"] * STEPS_PER_EPOCH
 long_steps = STEPS_PER_EPOCH * np.arange(1, CH05_SWEEP["long_epochs"] + 1)
 i1 = betas.index(1.0)
 fig = plot_loss_curves({
-    "training loss, 1600 steps (seed 0)": (long_steps, long_history["train_loss"]),
+    "training loss (weighted during warm-up), 1600 steps": (long_steps, long_history["train_loss"]),
     "held-out -ELBO, 1600 steps (seed 0)": (long_steps, -np.array(long_history["test_elbo"])),
     "training loss, the sweep's 5 seeds": (long_steps[:CH05_SWEEP["epochs"]],
                                            np.array([runs[1.0, s]["history"]["train_loss"] for s in seeds])),
-}, budget=BUDGET, title=r"$\beta$ = 1: training and held-out loss against the step")
+}, budget=BUDGET, title=r"$\beta$ = 1: training and held-out loss against the step",
+   ylabel=r"loss = $-$ELBO after the warm-up (nats per image)")
 plt.show()
 
 
@@ -423,26 +426,33 @@ print(f"beta = 1, seed 0: training loss {tr_loss[e - 10:e].mean():.1f} at the bu
 print(f"held-out -ELBO: {te_loss[e - 10:e].mean():.1f} at the budget, lowest {best_te:.1f} "
       f"(step {long_steps[te_loss.argmin()]}), {te_loss[-10:].mean():.1f} at 1600 steps")
 assert (ACTIVE[-1] < LATENT).all()  # beta = 4: dimensions switched off in every seed
-print("beta | R train  D train | R held-out  D held-out | active dims per seed")
+NELBO_te = R_te + D_te  # held-out -ELBO, nats per image
+print("beta | R train  D train | R held-out  D held-out  -ELBO held-out (mean ± sd, 5 seeds) | active dims")
 for i, b in enumerate(betas):
     print(f"{b:4g} | {R_tr[i].mean():7.1f} {D_tr[i].mean():8.1f} | {R_te[i].mean():10.1f} "
-          f"{D_te[i].mean():11.1f} | {ACTIVE[i].tolist()}")
+          f"{D_te[i].mean():11.1f}  {NELBO_te[i].mean():8.1f} ± {NELBO_te[i].std(ddof=1):.1f} | {ACTIVE[i].tolist()}")
 # measured: training loss 16.5 -> 13.4 nats with twice the steps; held-out -ELBO lowest (32.1)
 # at step 264, 41.0 at the budget, 57.0 at 1600 steps; generalisation gets worse, not better
 best_step = long_steps[te_loss.argmin()]
 assert best_step < BUDGET and te_loss[-10:].mean() > te_loss[e - 10:e].mean() > best_te  # past the held-out optimum
 assert 0 < after < 0.35 * tr_loss[e - 10:e].mean() and late_drop < 0.1 * tr_loss[e - 10:e].mean()
-# beta trades rate for distortion, on the training and on the held-out images:
+# beta trades rate for distortion on the training images; on held-out images the rate falls
+# but the distortion barely moves, so the held-out -ELBO falls: beta = 4 beats beta = 1 there
 assert (np.diff(R_tr.mean(axis=1)) < 0).all() and (np.diff(D_tr.mean(axis=1)) > 0).all()
 assert (np.diff(R_te.mean(axis=1)) < 0).all() and (D_te > D_tr).all() and len(betas) == len(ACTIVE)
+assert np.ptp(D_te.mean(axis=1)) < 0.5 * np.ptp(D_tr.mean(axis=1))  # held-out D: flat by comparison
+assert stats.ttest_ind(NELBO_te[-1], NELBO_te[i1], equal_var=False).pvalue < 0.01
+assert NELBO_te[-1].mean() < NELBO_te[i1].mean() - 3 * NELBO_te[[i1, -1]].std(axis=1, ddof=1).max() / math.sqrt(5)
 assert (ACTIVE[i1] >= LATENT - 1).all() and long_steps[-1] == 2 * BUDGET  # beta = 1: (almost) every dimension in use, every seed
 
 # %% [markdown]
-# The training loss has not reached a plateau (twice the steps still lower it by a few
-# nats), but the held-out loss passed its best within the first few hundred steps and rises
-# after: with 108 images, more training memorises. So 800 steps is past the point where
-# training improves the model on new images; every β gets the same budget. β trades rate
-# for distortion and, from β = 2 on, switches dimensions off.
+# The training loss has not reached a plateau, but the held-out loss passed its best within
+# the first few hundred steps and rises after: with 108 images, more training memorises.
+# Every model below is scored at 800 steps, **past the held-out optimum** (early-stopped
+# models might score differently); every β gets the same budget. On the training images β
+# trades rate for distortion and, from β = 2 on, switches dimensions off. On the held-out
+# images the distortion hardly moves while the rate falls, so the held-out −ELBO falls
+# with β: β = 4 is the best of these models on new images.
 #
 # Reconstructions of the first held-out images by the seed-0 model of every β (means of
 # $p(x\mid z)$ at $z = \mu(x)$):
@@ -463,14 +473,14 @@ plt.show()
 # exactly $H = \log N = \log 108 \approx 4.68$ nats. Every VAE lies in the region
 # $R \ge 0,\ D \ge 0,\ R + D \ge H$ (Alemi et al. 2018), because
 # $R + D = -\text{ELBO} \ge -\mathbb E\log p(x) \ge H$. Lines $R + D = \text{const}$ are
-# **iso-ELBO lines**; β = 1 seeks the lowest one. The held-out images are a data set of
-# their own, with their own bound $\log 54$.
+# **iso-ELBO lines**; β = 1 seeks the lowest one. The held-out images have their own bound
+# $\log 54$. The bound is exact but loose: each β picks a point of *the architecture's own*
+# frontier, far above it.
 #
 # A rate above $\log N$ cannot all be information: $I(x; z) \le \log N$. ELBO surgery
-# (chapter 03) splits the rate, $R = I(x; z) + \mathrm{KL}(q(z)\,\|\,p(z))$, so the excess is
-# the aggregate posterior $q(z)$ sitting away from the prior — narrow posteriors — not
-# memorisation by itself. Memorisation shows elsewhere: in the **generalisation gap**, the
-# held-out distortion minus the training distortion.
+# (chapter 03) splits $R = I(x; z) + \mathrm{KL}(q(z)\,\|\,p(z))$: the excess is narrow
+# posteriors, not memorisation by itself. Memorisation shows in the **generalisation
+# gap**, held-out minus training distortion.
 
 # %%
 H_TRAIN, H_TEST = math.log(N_TRAIN), math.log(N_TEST)
@@ -484,17 +494,20 @@ print(f"beta = 1: rate {R_tr[i1].mean():.1f} nats on training, {R_te[i1].mean():
       f"(log N = {H_TRAIN:.2f} and {H_TEST:.2f})")
 print("held-out minus training distortion (generalisation gap), nats: "
       + ", ".join(f"beta {b:g}: {g:.1f}" for b, g in zip(betas, gap, strict=True)))
-assert (R_tr + D_tr >= H_TRAIN).all() and (R_te + D_te >= H_TEST).all()
+print(f"R + D over all 20 models: training {(R_tr + D_tr).min():.1f} to {(R_tr + D_tr).max():.1f} nats, "
+      f"held-out {NELBO_te.min():.1f} to {NELBO_te.max():.1f} (bounds {H_TRAIN:.2f} and {H_TEST:.2f})")
+assert (R_tr + D_tr > H_TRAIN + 10).all() and (NELBO_te > H_TEST + 20).all()  # far above the bound
 assert abs(H_TRAIN - 4.6821) < 1e-4
 assert (np.abs(R_te[i1] - R_tr[i1]) < 0.2 * R_tr[i1]).all()  # held-out rate ~ training rate
 assert (R_te[i1] > H_TEST).all()  # spare rate on images never seen: not memorisation
 assert gap[0] > gap[-1] + 5.0 and (gap > 0).all() and len(gap) == len(betas)  # the generalisation gap shrinks as beta grows
 
 # %% [markdown]
-# The held-out rate at β = 1 equals the training rate and exceeds $\log 54$ too: the spare
-# rate is paid on images never seen — narrow posteriors, not a memory of the training set.
-# The evidence of overfitting is the generalisation gap, tens of nats at β ≤ 1, shrinking
-# as β grows.
+# The held-out rate at β = 1 equals the training rate and exceeds $\log 54$: the spare rate
+# is paid on images never seen. The generalisation gap shrinks as β grows, but because the
+# *training* distortion rises; the direct evidence is the held-out −ELBO (table above),
+# which falls. Every model sits more than 10 nats above $R + D = \log N$: β moves models
+# along their own frontier, not along that bound.
 
 # %% [markdown]
 # ## 6. What β does to the latent dimensions
@@ -566,13 +579,57 @@ assert n_cells == len(runs) * LATENT * len(varying)
 assert n_means_over > 5 * max(n_raw_over, 1)  # the means break the bound, the samples respect it
 
 # %% [markdown]
-# On means, the estimate breaks the bound in some twenty cells (a switched-off dimension
-# seems to know about a factor); on samples, before any cut, it does not. The heatmaps show
-# $I(z_j; v_k)/H(v_k)$ on samples for seed 0 at every β, rows labelled with $\mathrm{KL}_j$:
+# On means, the estimate breaks the bound in some twenty cells; on samples, before any cut,
+# it does not.
+#
+# **What chance looks like here.** Only 54 images carry the link between code and factors.
+# A code that tells the images apart but knows nothing about their factors still shares
+# information with them on 54 images. The null for each model: its own sampled codes with
+# **whole images permuted** (every sample of image $i$ given to image $\pi(i)$,
+# `score_calibration.permute_images`), 19 permutations, scored exactly like the model.
+
+# %% tags=["nbval-ignore-output"]
+N_PERM = 19
+
+
+def image_null(run, seed):
+    """(N_PERM, d, K') I/H and (N_PERM,) MIG of the run's codes with whole images permuted."""
+    z = sample_codes(run["mu"], run["logvar"], SAMPLES, seed).numpy()
+    dets = [mig_details(permute_images(z, N_TEST, 100 + p), lab_rows, estimator="knn",
+                        upper_bound=run["kl_dims"], seed=seed) for p in range(N_PERM)]
+    return np.array([d.normalised for d in dets]), np.array([d.score for d in dets])
+
+
+nulls = {key: image_null(run, key[1]) for key, run in runs.items()}
+NULL95 = {key: np.percentile(mi, 95, axis=0) for key, (mi, _) in nulls.items()}
+above = np.array([[(runs[b, s]["mi"] > NULL95[b, s]).sum(axis=0) for s in seeds] for b in betas])  # (beta, seed, factor)
+null_mean = np.array([[nulls[b, s][0].mean(axis=0).mean(axis=0) for s in seeds] for b in betas])
+print("cells (of 6 dimensions) above their own image-permutation null's 95th percentile, mean over 5 seeds")
+print("beta | " + "  ".join(f"{n:>5s}" for n in varying) + " | null mean I/H per factor")
+for i, b in enumerate(betas):
+    print(f"{b:4g} | " + "  ".join(f"{a:5.1f}" for a in above[i].mean(axis=0)) + " | "
+          + " ".join(f"{m:.2f}" for m in null_mean[i].mean(axis=0)))
+# measured: shape 0.2-0.8 cells per model (about the 0.3 false alarms of 6 at 5 %), scale, x, y 2.0-4.6
+assert above.shape == (len(betas), len(seeds), len(varying)) and len(varying) == 4
+assert above[:, :, 0].mean(axis=1).max() < 1.0  # shape: hardly any dimension beats its null
+assert (above[:, :, 1:].mean(axis=1) > 1.5).all()  # scale, x, y: each spread over about 2-5 dimensions
+assert (null_mean[i1] > 0.05).all() and (null_mean[0] > null_mean[-1]).all()  # chance I/H is far from 0
+
+# %% [markdown]
+# The heatmaps show $I(z_j; v_k)/H(v_k)$ on samples for seed 0 at every β, rows labelled
+# with $\mathrm{KL}_j$; a **\*** marks a cell above the 95th percentile of its own
+# image-permutation null:
 
 # %%
-fig = plot_mi_heatmaps({b: runs[b, 0]["mi"] for b in betas}, {b: runs[b, 0]["kl_dims"] for b in betas}, varying)
+fig = plot_mi_heatmaps({b: runs[b, 0]["mi"] for b in betas}, {b: runs[b, 0]["kl_dims"] for b in betas}, varying,
+                       null={b: NULL95[b, 0] for b in betas})
 plt.show()
+
+# %% [markdown]
+# Chance is far from zero: an unrelated code scores $I/H$ of 0.1–0.3 per cell at β ≤ 1.
+# Against that null **shape is not encoded** (about as many cells beat it as 5 % false
+# alarms predict), while scale, $x$ and $y$ each beat it in two to five dimensions: spread
+# out, the opposite of disentangled.
 
 # %% [markdown]
 # And the codes themselves: the posterior means of the held-out images in the two dimensions
@@ -594,78 +651,128 @@ plt.show()
 # ### Disentanglement against β, with its known answers
 #
 # Every seed is a dot; the lines join the means (bars: one standard deviation over the 5
-# seeds). The horizontal lines are the known answers of Section 4 and the **permuted**
-# codes (each model's own sampled codes with their rows shuffled, so the link to the factors
-# is broken).
+# seeds). The lines are known answers **built like the models' codes**: per model, 54
+# per-image means plus posterior noise with its $\mathrm{KL}_j$
+# (`score_calibration.matched_reference_codes`: noise std $e^{-\mathrm{KL}_j}$), averaged
+# over the 20 models. The perfect code puts the factors in the dimensions of largest KL;
+# the null is each model's image-permutation 95th percentile.
 
 # %%
 MIG = table("mig")
-MIG_X, MIG_Y = (np.array([[runs[b, s]["mig_per_factor"][k] for s in seeds] for b in betas]) for k in (2, 3))
 DCI_D = np.array([[runs[b, s]["dci"].disentanglement for s in seeds] for b in betas])
 DCI_C = np.array([[runs[b, s]["dci"].completeness for s in seeds] for b in betas])
 DCI_I = np.array([[runs[b, s]["dci"].informativeness for s in seeds] for b in betas])
-PERMUTED = table("mig_permuted").max()
+MIG_NULL95 = np.array([[np.percentile(nulls[b, s][1], 95) for s in seeds] for b in betas])
+MATCHED_KINDS = {"perfect": ("perfect", {}), "rotated": ("rotated", {}),
+                 "position only": ("perfect", {"keep": (3, 4)})}
+MATCHED = {name: np.array([[mig(matched_reference_codes(labels_test, kind, runs[b, s]["kl_dims"], SAMPLES, seed=s, **kw),
+                                lab_rows, estimator="knn", upper_bound=runs[b, s]["kl_dims"], seed=s)
+                            for s in seeds] for b in betas]) for name, (kind, kw) in MATCHED_KINDS.items()}
+images_of_rows = np.tile(np.arange(N_TEST), SAMPLES)
+RANDOM_DCI = [[dci(matched_reference_codes(labels_test, "random", runs[b, s]["kl_dims"], SAMPLES, seed=s),
+                   lab_rows, seed=s, groups=images_of_rows) for s in seeds] for b in betas]
 fig = plot_mig_vs_beta(
-    betas, MIG, others={"MIG of x": MIG_X, "MIG of y": MIG_Y, "DCI disentanglement": DCI_D},
-    references={"ceiling: perfect code (lowest of 5)": CEILING,
-                "position-only code (mean of 5)": POSITION_ONLY,
-                "floor: random codes (highest of 5)": FLOOR},
+    betas, MIG, others={"DCI disentanglement": DCI_D},
+    references={"perfect code at the models' KL (mean of 20)": MATCHED["perfect"].mean(),
+                "rotated perfect code (mean of 20)": MATCHED["rotated"].mean(),
+                "position-only code (mean of 20)": MATCHED["position only"].mean(),
+                "MIG null: image permutations, 95th pct (mean of 20)": MIG_NULL95.mean()},
     title=r"Disentanglement of held-out codes against $\beta$ (5 seeds each)")
 plt.show()
 
 # %% [markdown]
-# Two statistics say whether β helps. For each β, a **Welch upper bound**: the upper end of
-# the 95 % confidence interval of the difference between its mean MIG and β = 1's (Welch's
-# t, unequal variances, 5 seeds each). And **Spearman's rank correlation** $\rho$ between MIG
-# and $\log\beta$ over all 20 models, with its p-value.
+# Does β help? Per β, the **Welch 95 % interval** of its mean MIG minus β = 1's (5 seeds
+# each) with its p-value, and the **smallest gain detected** 80 % of the time at the 5 %
+# level with the measured spreads, $(t_{0.975} + t_{0.80})\,\mathrm{SE}$; **Spearman's ρ**
+# of MIG with $\log\beta$. The rival explanation: β switches dimensions off, so MIG against
+# the number of **active** dimensions too.
 
 # %% tags=["nbval-ignore-output"]
-def welch_upper(a, b, level=0.95):
-    """Upper end of the two-sided `level` confidence interval of mean(a) - mean(b) (Welch)."""
+def welch_interval(a, b, level=0.95):
+    """(lower, upper, df, se) of the two-sided `level` interval of mean(a) - mean(b) (Welch)."""
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    return a.mean() - b.mean() + stats.t.ppf(0.5 + level / 2, df) * math.sqrt(va + vb)
+    half = stats.t.ppf(0.5 + level / 2, df) * se
+    return a.mean() - b.mean() - half, a.mean() - b.mean() + half, df, se
 
 
+def rank_residual(y, x):
+    """Ranks of y minus their least-squares fit on the ranks of x."""
+    ry, rx = stats.rankdata(y), stats.rankdata(x)
+    return ry - np.polyval(np.polyfit(rx, ry, 1), rx)
+
+
+welch = {b: welch_interval(MIG[i], MIG[i1]) for i, b in enumerate(betas) if b != 1.0}
+p_welch = {b: stats.ttest_ind(MIG[i], MIG[i1], equal_var=False).pvalue for i, b in enumerate(betas) if b != 1.0}
+detectable = {b: (stats.t.ppf(0.975, df) + stats.t.ppf(0.80, df)) * se for b, (_, _, df, se) in welch.items()}
 log_beta = np.log(np.repeat(betas, len(seeds)))
-rho = {name: stats.spearmanr(log_beta, s.ravel()) for name, s in
-       (("MIG", MIG), ("MIG of x", MIG_X), ("MIG of y", MIG_Y), ("DCI-D", DCI_D))}
-upper = {b: welch_upper(MIG[i], MIG[i1]) for i, b in enumerate(betas) if b != 1.0}
-print("beta | MIG mean ± sd (5 seeds) | MIG x  MIG y | DCI-D  DCI-C  DCI-I")
+rho = {"MIG": stats.spearmanr(log_beta, MIG.ravel()), "DCI-D": stats.spearmanr(log_beta, DCI_D.ravel())}
+rho_active_beta = stats.spearmanr(log_beta, ACTIVE.ravel())
+rho_mig_active = stats.spearmanr(ACTIVE.ravel(), MIG.ravel())
+partial = stats.pearsonr(rank_residual(MIG.ravel(), ACTIVE.ravel()), rank_residual(log_beta, ACTIVE.ravel()))
+print("beta | MIG mean ± sd (5 seeds) | null 95th | matched: perfect rotated position | DCI-D  DCI-C  DCI-I (random code)")
 for i, b in enumerate(betas):
-    print(f"{b:4g} | {MIG[i].mean():8.2f} ± {MIG[i].std(ddof=1):.2f}          | {MIG_X[i].mean():5.2f} "
-          f"{MIG_Y[i].mean():5.2f} | {DCI_D[i].mean():5.2f}  {DCI_C[i].mean():5.2f}  {DCI_I[i].mean():5.2f}")
-print("Welch 95% upper bound on mean MIG(beta) - mean MIG(1): "
-      + ", ".join(f"beta {b:g}: {u:+.3f}" for b, u in upper.items()))
-print("Spearman rho with log beta: " + ", ".join(
-    f"{n} {r.statistic:+.2f} (p = {r.pvalue:.2f})" for n, r in rho.items()))
-print(f"floor {FLOOR:.3f}, permuted codes up to {PERMUTED:.3f}, position-only {POSITION_ONLY:.2f}, ceiling {CEILING:.2f}")
-# measured: MIG 0.09/0.10/0.11/0.18; Welch upper bounds +0.04/+0.09/+0.21; rho +0.37 (p 0.11)
-assert PERMUTED <= 0.05  # the permuted codes sit on the floor
-assert (DCI_I[i1] > ref["random"][:, col["DCI-I"]].max() + 0.3).all()  # beta = 1 codes are informative
-
-assert MIG.max() < 0.5 and DCI_D.max() < 0.5  # every model far below the ceiling
-assert MIG.max() < POSITION_ONLY < CEILING and FLOOR <= 0.05 and len(betas) == len(DCI_C)
-assert (DCI_C <= 1).all() and DCI_C.mean() < 0.5  # completeness: each factor spread over dimensions
-assert max(upper.values()) < 0.35  # no beta lifts the mean MIG over beta = 1 by more, at 95 %
-assert rho["MIG"].statistic > -0.2 and rho["MIG"].pvalue > 0.01  # no strong monotone effect either way
-assert (MIG_X + MIG_Y)[-1].mean() > (MIG_X + MIG_Y)[i1].mean()  # beta = 4: x and y more separated
+    print(f"{b:4g} | {MIG[i].mean():8.2f} ± {MIG[i].std(ddof=1):.2f}          | {MIG_NULL95[i].mean():9.2f} | "
+          f"{MATCHED['perfect'][i].mean():15.2f} {MATCHED['rotated'][i].mean():7.2f} {MATCHED['position only'][i].mean():8.2f} | "
+          f"{DCI_D[i].mean():5.2f}  {DCI_C[i].mean():5.2f}  {DCI_I[i].mean():5.2f} ({np.mean([r.informativeness for r in RANDOM_DCI[i]]):.2f})")
+for b, (lo, hi, _, _) in welch.items():
+    print(f"beta {b:g} - beta 1: mean MIG difference 95% CI [{lo:+.3f}, {hi:+.3f}], Welch p = {p_welch[b]:.2f}, "
+          f"smallest gain detected 80% of the time: {detectable[b]:.2f}")
+print(f"Spearman rho with log beta: MIG {rho['MIG'].statistic:+.2f} (p = {rho['MIG'].pvalue:.2f}), "
+      f"DCI-D {rho['DCI-D'].statistic:+.2f} (p = {rho['DCI-D'].pvalue:.2f})")
+print(f"active dimensions vs log beta: rho {rho_active_beta.statistic:+.2f} (p = {rho_active_beta.pvalue:.0e}); "
+      f"MIG vs active dimensions: rho {rho_mig_active.statistic:+.2f} (p = {rho_mig_active.pvalue:.2f}); "
+      f"MIG vs log beta with active dimensions held fixed (partial, ranks): {partial.statistic:+.2f} (p = {partial.pvalue:.2f})")
+n_above_null = int((MIG > MIG_NULL95).sum())
+print(f"models whose MIG exceeds their own null's 95th percentile: {n_above_null} of {MIG.size}")
+chance = np.array([np.bincount(labels_test[:, k].numpy()).max() / N_TEST for k in VARYING_IDX])
+acc = np.array([[runs[b, s]["dci"].per_factor_accuracy[VARYING_IDX] for s in seeds] for b in betas])
+acc_null = np.array([[r.per_factor_accuracy[VARYING_IDX] for r in row] for row in RANDOM_DCI])
+print("forest accuracy on held-out images never trained on (mean of 5 seeds): factor, chance (largest class), "
+      "beta = 1, beta = 4, random per-image code")
+for k, name in enumerate(varying):
+    print(f"  {name:5s} chance {chance[k]:.2f} | beta 1 {acc[i1, :, k].mean():.2f} | beta 4 {acc[-1, :, k].mean():.2f} "
+          f"| random code {acc_null[:, :, k].mean():.2f}")
+fig = plot_score_vs_active(ACTIVE, MIG, betas, references={
+    "MIG null, image permutations, 95th pct (mean of 20)": MIG_NULL95.mean()},
+    title="MIG against the number of active dimensions (one dot per model)")
+plt.show()
+# measured: CI at beta 4 [-0.045, +0.206], p 0.15, detectable 0.17; rho +0.37 (p 0.11); active vs beta -0.87;
+# partial -0.00; 17 of 20 above null; DCI-I 0.59-0.63 vs 0.28-0.35; shape accuracy 0.40 vs chance 0.46
+assert all(lo < 0 < hi for lo, hi, _, _ in welch.values()) and min(p_welch.values()) > 0.05  # no beta significant
+assert detectable[4.0] > 0.1 and min(detectable.values()) > 0.05  # only large gains are detectable
+assert rho["MIG"].pvalue > 0.05 and rho["DCI-D"].statistic < 0  # no significant trend; DCI-D does not rise
+assert rho_active_beta.statistic < -0.7 and rho_active_beta.pvalue < 1e-3  # beta prunes dimensions
+assert rho_mig_active.statistic < 0 and partial.pvalue > 0.05  # beta adds nothing once #active is fixed
+assert n_above_null >= 15 and (MIG < MATCHED["perfect"]).all() and MIG.max() < MATCHED["position only"].mean()
+assert abs(MIG[: i1 + 2].mean() - MATCHED["rotated"][: i1 + 2].mean()) < 0.1  # beta <= 2: at the entangled reference
+assert (MIG_NULL95 < 0.15).all() and (DCI_D < 0.3).all() and DCI_C.mean() < 0.5
+nul_i = np.array([[r.informativeness for r in row] for row in RANDOM_DCI])
+assert len(RANDOM_DCI) == len(betas) and len(varying) == len(VARYING_IDX) == len(chance) == acc.shape[-1]
+assert (DCI_I.mean(axis=1) > nul_i.mean(axis=1) + 0.15).all()  # informative beyond image identity
+assert acc[i1, :, 0].mean() < chance[0] + 0.05 and acc[-1, :, 0].mean() < chance[0] + 0.05  # shape: chance
+assert (acc[i1, :, 1:].mean(axis=0) > chance[1:] + 0.1).all()  # scale, x, y: above chance
+assert (acc_null.mean(axis=(0, 1)) < chance + 0.05).all()  # the random code: chance everywhere
 
 # %% [markdown]
-# What this shows, read against the known answers:
+# What this shows, read against nulls and known answers that look like the models' codes:
 #
-# - **The models encode what they are scored on**: at β = 1 the forests predict every factor,
-#   shape included, far above chance (informativeness about 0.9; random codes 0.3).
-# - **They are far from disentangled**: every MIG and DCI disentanglement stays below the
-#   position-only line; each dimension mixes several factors (heatmaps).
-# - **β moves MIG in the predicted direction, but 5 seeds cannot show it**: at β = 4 the
-#   mean MIG rises, through $x$ and $y$ — the factors of unequal importance — while shape and
-#   scale do not separate. The seeds spread so widely that the Welch interval of the gain over
-#   β = 1 still includes zero and ρ is not significant (printed above); DCI disentanglement
-#   does not rise.
+# - **The models encode scale, $x$ and $y$, not shape.** On images they never saw, forests
+#   predict scale, $x$ and $y$ above chance, shape no better than guessing the commonest.
+#   (With a random row split a random per-image code scores about 0.85: the forests
+#   recognise the image.)
+# - **They are entangled.** MIG sits just above the null and, at β ≤ 2, level with the
+#   *rotated* perfect code at the models' KL.
+# - **No effect of β is shown.** Every Welch interval includes zero and ρ is not
+#   significant. Five seeds detect only large gains (80 % power needs about 0.17 at β = 4):
+#   they rule out gains above about 0.2, not an effect.
+# - **β and pruning cannot be separated.** β switches dimensions off (ρ = −0.87); MIG
+#   follows the number of active dimensions at least as well, and with it held fixed β
+#   adds nothing. Section 3 does not predict this rise: its price of a rotation is
+#   *smaller* at β = 4, where the weaker direction is off.
 #
-# The exact argument of Section 3 survives in a conv VAE only as a trend, and the seed moves
-# the score about as much as β — Locatello et al.'s finding, at our scale.
+# The seed moves the score about as much as β — Locatello et al.'s finding, at our scale.
 
 # %% [markdown]
 # ## 7. Controlled capacity (Burgess et al. 2018)
@@ -687,7 +794,7 @@ cv.show_source(KLCapacity.__call__)
 # $C_{\max} = 6$ nats (about the rate of β = 2), reached at step 600 of 800, $\gamma = 30$,
 # one seed (our budget), every dimension's KL recorded after each epoch. The rate
 # oscillates around $C$; we report its mean over the last 10 epochs. The legend names the
-# factor each dimension knows most about at the end.
+# factor each dimension knows most about at the end, or "off" if its final KL is below 0.1.
 
 # %%
 C_MAX, RAMP, GAMMA = CH05_CAPACITY["c_max"], CH05_CAPACITY["ramp_steps"], CH05_CAPACITY["gamma"]
@@ -699,38 +806,52 @@ cap = summarize_sprite_run(cap_model, cap_history, X_train, X_test, labels_test,
 kl_trace = np.array(tracker.kl_per_dim[1:])  # after each epoch
 steps = STEPS_PER_EPOCH * np.arange(1, CH05_SWEEP["epochs"] + 1)
 target = [KLCapacity(C_MAX, RAMP, gamma=GAMMA).capacity(int(s)) for s in steps]
-top_factor = [varying[k] for k in cap["mi"].argmax(axis=1)]
+top_factor = [varying[k] if kl_trace[-1, j] >= 0.1 else "off" for j, k in enumerate(cap["mi"].argmax(axis=1))]
 fig = plot_capacity_kl(steps, kl_trace, target, dim_labels=top_factor,
                        title=f"Controlled capacity (seed {cap_seed}): KL per dimension as C rises to {C_MAX:g} nats")
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-on_step = {j: int(steps[np.flatnonzero(kl_trace[:, j] > 0.1)[0]]) for j in range(kl_trace.shape[1])
-           if (kl_trace[:, j] > 0.1).any()}
+def switch_on(trace, level=0.5):
+    """Index of the first epoch from which `trace` stays above `level` to the end (None: never)."""
+    below = np.flatnonzero(trace <= level)
+    if len(below) == 0:
+        return 0
+    return None if below[-1] == len(trace) - 1 else int(below[-1]) + 1
+
+
+on_step = {j: int(steps[t]) for j in range(kl_trace.shape[1]) if (t := switch_on(kl_trace[:, j])) is not None}
 order = sorted(on_step, key=on_step.get)
-print("step at which each dimension's KL first exceeds 0.1 nats: "
-      + ", ".join(f"z{j + 1} ({top_factor[j]}) {on_step[j]}" for j in order))
-spread = max(on_step.values()) - min(on_step.values())
+print("step from which each dimension's KL stays above 0.5 nats: "
+      + ", ".join(f"z{j + 1} ({top_factor[j]}) {on_step[j]}" for j in order)
+      + "; never: " + (", ".join(f"z{j + 1} ({top_factor[j]})" for j in range(len(top_factor)) if j not in on_step) or "none"))
 i2 = betas.index(2.0)
 print(f"{'':22s} rate R*  held-out D   MIG     (*training rate, mean over the last 10 epochs)")
-print(f"{'beta = 2 (5 seeds)':22s} {table('R_last10')[i2].mean():6.1f} {D_te[i2].mean():11.1f}   {MIG[i2].mean():.2f}")
-print(f"{'capacity, C_max = 6':22s} {cap['R_last10']:6.1f} {cap['D_test']:11.1f}   {cap['mig']:.2f}")
-# measured: switch-on steps 20-128; capacity R 6.0, D 29.9, MIG 0.24; beta = 2: 6.9, 28.5, 0.11
+print(f"{'beta = 2 (5 seeds)':22s} {table('R_last10')[i2].mean():6.1f} {D_te[i2].mean():11.1f} ± {D_te[i2].std(ddof=1):.1f}   "
+      f"{MIG[i2].mean():.2f} ± {MIG[i2].std(ddof=1):.2f}")
+print(f"{'capacity, C_max = 6':22s} {cap['R_last10']:6.1f} {cap['D_test']:11.1f}         {cap['mig']:.2f}")
+# CAP_ASSERTS
+cap_active = int((cap["kl_dims"] > 0.1).sum())
+print(f"capacity model: {cap_active} active dimensions on the held-out images")
+# measured: x 156, y 300, scale 484, three dimensions never; D 29.9 vs 28.5 ± 2.6; MIG 0.24 with 3 active
+assert [top_factor[j] for j in order] == ["x", "y", "scale"]  # position first, then scale (Burgess et al.)
+assert (np.diff([on_step[j] for j in order]) > 100).all()  # one after another, not together
 assert abs(cap["R_last10"] - C_MAX) < 0.5  # the rate lands on the target
-assert len(on_step) >= 4 and spread > 30 and len(order) == len(on_step)  # on at different steps
-assert len(top_factor) == kl_trace.shape[1] and set(top_factor) <= set(varying)
+assert cap_active == len(order) == 3 and abs(cap["mig"] - MIG[ACTIVE == 3].mean()) < 0.1
+assert len(top_factor) == kl_trace.shape[1] and set(top_factor) <= set(varying) | {"off"}
 R2, D2 = table("R_last10")[i2].mean(), D_te[i2].mean()
 assert (D_te > 0).all()
-assert cap["R_last10"] < R2 and cap["D_test"] > D2 - 3.0  # less rate, not less distortion
+assert abs(cap["D_test"] - D2) < 2 * D_te[i2].std(ddof=1)  # within beta = 2's seed spread
 assert cap["mig"] < 0.5 and MIG[i2].max() < 0.5  # neither near the ceiling
 
 # %% [markdown]
 # The capacity objective does what it promises with the rate: the last-10-epoch mean sits on
-# $C_{\max}$. The dimensions switch on at different steps early in the ramp, while $C$ is
-# still small, and then rise together rather than strictly one after another. Against
-# β = 2 (about the same rate) it spends a little less rate for a little more distortion —
-# a trade along the boundary, not a better model — and its single seed's MIG, far below the
-# ceiling, cannot be compared with the seed spread of β = 2.
+# $C_{\max}$. Counting a dimension as on from the step after which its KL stays above 0.5
+# nats (early bumps are ignored), the dimensions switch on **one after another**, as
+# Burgess et al. describe: $x$ first, then $y$, then scale; three dimensions stay off.
+# Against β = 2 (about the same rate) its held-out distortion lies within the seeds' spread.
+# Its MIG (one seed) is higher than β = 2's but matches the β = 4 seeds with as few (three)
+# active dimensions: the pruning explanation again.
 
 # %% [markdown]
 # ## 8. Explorer
@@ -761,7 +882,7 @@ cv.exercises.check_ch05_indifferent_beta(answer)
 
 # %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** $3 + 8\beta = 20 + 3\beta$ gives $\beta = 17/5 = 3.4$: minus the slope of the
-# chord between the two points — the same slope as in Section 4.
+# chord between the two points — the same slope as in Section 5.
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 (ra, da), (rb, db) = cv.exercises.CH05_POINT_A, cv.exercises.CH05_POINT_B
@@ -815,37 +936,15 @@ cv.exercises.check_ch05_capacity_loss(answer)
 # %% [markdown]
 # ## Summary
 #
-# - The β-VAE minimises $D + \beta R$; β moves a model along the boundary of the exact plane
-#   $R + D \ge \log N$. Rate above $\log N$ is spare rate (narrow posteriors), paid on new
-#   images too; memorisation shows as a generalisation gap, which β shrinks.
-# - The likelihood cannot prefer a set of latent axes; a diagonal posterior can. In a linear
-#   VAE the mean-field gap $\tfrac12[\sum_j\log P_{jj} - \log\det P]$ vanishes only for axes
-#   aligned with directions of distinct variance, and everywhere when the variances are
-#   equal; trained linear VAEs land where the closed form says.
-# - Score what the code transmits (samples of $q(z\mid x)$), within $I(z_j; v_k) \le
-#   \mathrm{KL}_j$, next to known answers at the same $n$: random ≤ 0.05, perfect ≥ 0.9,
-#   rotated far lower, position-only about 0.5.
-# - On sprites whose $x$ matters more than $y$, β = 4 separated $x$ and $y$ more often, as
-#   predicted, but with five seeds the gain is not significant, and every model stays below
-#   the position-only line. Robust: rate down, distortion up, dimensions off.
-# - Controlled capacity hits its rate target; at the same rate it traded along the boundary
-#   and did not disentangle measurably more.
-#
-# ## Closing note: referee findings and responses (issue 22)
-#
-# 1. *MI of means broke the KL bound.* Confirmed (Section 6 counts the cells). Information
-#    is now estimated on samples (Ross's k-NN estimator) and cut to $\mathrm{KL}_j$ in MIG,
-#    tables, heatmaps and explorer, which names no factor for an off dimension.
-# 2. *"The ELBO cannot prefer one".* Corrected: the likelihood cannot (Section 3).
-# 3. *The ceiling skipped binning.* Confirmed: known answers use continuous codes at the
-#    chapter's $n$; equal-frequency bins lose a quarter of the ceiling, k-NN keeps it.
-# 4. *Models never encoded shape.* With KL warm-up and 800 steps, β = 1 predicts every
-#    factor far above chance; the position-only code is a reference line.
-# 5. *The design ruled the effect out.* New data ($x$ over 10 pixels, $y$ over 4); β from 0.25.
-# 6. *"Memorisation" from $R > \log N$.* Corrected (held-out rate ≈ training rate; the
-#    generalisation gap is the evidence; held-out bound $\log 54$).
-# 7. *Capacity softened.* Compared as measured, one seed; "one after another" qualified.
-# 8. *Yardsticks.* Welch bounds and Spearman's ρ in the asserts; the 3-seed control dropped.
-# 9. *"KL ≈ 0 moves nothing".* Measured: little, not nothing.
-# 10. Numbers come from printed cells; completeness, reconstructions, heatmaps and scatters
-#     added. Exercise cells untouched (Exercise 1 still says "Section 4").
+# - The β-VAE minimises $D + \beta R$; β moves a model along its architecture's own
+#   frontier, here more than 10 nats above the exact bound $R + D \ge \log N$. On new images
+#   the distortion barely moved and the held-out −ELBO fell as β grew.
+# - The likelihood cannot prefer a set of latent axes; a diagonal posterior can: the
+#   mean-field gap vanishes only for axes aligned with directions of distinct variance.
+# - Score samples of $q(z\mid x)$, within $I(z_j; v_k) \le \mathrm{KL}_j$, beside nulls and
+#   known answers built like the models' codes (per-image clusters, the models' noise),
+#   and test prediction on images never trained on.
+# - Our models encode scale and position, not shape, and are entangled. No effect of β on
+#   MIG was significant; what rise there is follows the pruning of dimensions, which β
+#   causes, so this design cannot separate the two.
+# - Controlled capacity hits its rate target and switches on $x$, then $y$, then scale.

@@ -337,3 +337,21 @@ def test_traversal_change_sees_only_the_used_dimensions():
     codes = np.random.default_rng(0).normal(size=(20, 3))
     move = traversal_change(decode, codes, span=2.0)
     assert move[2] == 0.0 and move[0] > move[1] > 0.0
+
+
+def test_dci_groups_keep_every_group_on_one_side():
+    """A code that identifies only its group (4 noisy copies per group, factors random per
+    group): a row split lets the forests recognise the group, a group split scores chance."""
+    rng = np.random.default_rng(0)
+    n_groups, copies = 60, 4
+    groups = np.repeat(np.arange(n_groups), copies)
+    v = np.repeat(rng.integers(0, 3, size=(n_groups, 2)), copies, axis=0)
+    z = np.repeat(rng.normal(size=(n_groups, 3)), copies, axis=0)
+    z = z + 0.01 * rng.normal(size=z.shape)
+    by_row = dci(z, v, seed=0).informativeness
+    by_group = dci(z, v, seed=0, groups=groups).informativeness
+    assert by_row > 0.9 and by_group < 0.6 and by_row > by_group + 0.3
+    with pytest.raises(ValueError):
+        dci(z, v, groups=groups[:-1])
+    with pytest.raises(ValueError):
+        dci(z, v, groups=np.zeros(len(v)))  # one group cannot be split

@@ -306,3 +306,27 @@ def test_rd_plane_draws_the_held_out_bound():
     with pytest.raises(ValueError, match="test_entropy"):
         plot_rd_plane(np.log(108), [1.0, 4.0], train=(r, r), test_entropy=-1.0)
     plt.close("all")
+
+
+def test_plot_score_vs_active_and_heatmap_null_marks():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from course_vae.plots import plot_mi_heatmaps, plot_score_vs_active
+
+    active = np.array([[6, 6], [5, 4], [3, 4]])
+    scores = np.array([[0.1, 0.12], [0.11, 0.2], [0.27, 0.23]])
+    fig = plot_score_vs_active(active, scores, [1.0, 2.0, 4.0], references={"null": 0.05})
+    assert len(fig.axes[0].lines) == 4
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        plot_score_vs_active(active[:, :1], scores, [1.0, 2.0, 4.0])
+    m = np.array([[0.5, 0.1], [0.2, 0.3]])
+    fig = plot_mi_heatmaps({1.0: m}, {1.0: np.array([1.0, 0.05])}, ["a", "b"],
+                           null={1.0: np.full((2, 2), 0.25)})
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["0.10", "0.20", "0.30*", "0.50*"]
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        plot_mi_heatmaps({1.0: m}, {1.0: np.array([1.0, 0.05])}, ["a", "b"],
+                         null={1.0: np.zeros(2)})

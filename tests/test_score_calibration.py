@@ -95,3 +95,50 @@ def test_rank_discretize_equal_frequency_and_ties():
     tied = np.array([0.0, 0, 0, 0, 0, 1, 2, 3, 4, 5])[:, None]
     bins = rank_discretize(tied, 3)[:, 0]
     assert len(set(bins[:5])) == 1 and bins.max() <= 2
+
+
+# ---------------------------------------------------------------- codes that look like models'
+# Each model code is 54 per-image clusters of 8 posterior samples with noise set by KL_j; the
+# known answers and the nulls must have that structure too (referees of chapter 05).
+
+KL_LIKE_MODELS = np.array([2.0, 1.8, 1.5, 1.2, 0.9, 0.7])
+
+
+def test_matched_reference_codes_have_the_models_kl_and_layout(held_out_labels):
+    from course_vae.score_calibration import matched_reference_codes
+
+    images = held_out_labels[:54]
+    z = matched_reference_codes(images, "rotated", KL_LIKE_MODELS, 8, seed=0)
+    assert z.shape == (432, 6)
+    draws = z.reshape(8, 54, 6)
+    mean, var = draws.mean(axis=0), draws.var(axis=0, ddof=1).mean(axis=0)
+    # posterior variance sigma_j^2 = exp(-2 KL_j), aggregate variance 1 -> KL_j per dimension
+    assert np.allclose(var, np.exp(-2 * KL_LIKE_MODELS), rtol=0.25)
+    kl = 0.5 * ((mean**2).mean(axis=0) + np.exp(-2 * KL_LIKE_MODELS) - 1 + 2 * KL_LIKE_MODELS)
+    assert np.allclose(kl, KL_LIKE_MODELS, atol=0.25)
+    perfect = matched_reference_codes(images, "perfect", KL_LIKE_MODELS, 8, seed=0, keep=(3, 4))
+    spare = perfect.reshape(8, 54, 6)[:, :, 2:]  # the four smallest KL_j hold no factor: off
+    assert abs(spare.std() - 1.0) < 0.1 and np.abs(spare.mean(axis=0)).mean() < 0.5
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_image_level_nulls_score_what_structureless_image_codes_score(held_out_labels, seed):
+    from course_vae.score_calibration import matched_reference_codes, permute_images
+
+    v = held_out_labels
+    images = v[:54]
+    groups = np.tile(np.arange(54), 8)
+    random_z = matched_reference_codes(images, "random", KL_LIKE_MODELS, 8, seed=seed)
+    perfect = matched_reference_codes(images, "perfect", KL_LIKE_MODELS, 8, seed=seed)
+    # a row split lets the forests recognise the image; an image split does not
+    row_split = dci(random_z, v, seed=seed).informativeness
+    image_split = dci(random_z, v, seed=seed, groups=groups).informativeness
+    assert row_split > 0.7 and image_split < 0.5 and row_split > image_split + 0.3
+    assert dci(perfect, v, seed=seed, groups=groups).informativeness > 0.8
+    # whole images permuted: the perfect code loses its link to the factors
+    shuffled = permute_images(perfect, 54, seed)
+    assert sorted(map(tuple, shuffled.round(12))) == sorted(map(tuple, perfect.round(12)))
+    assert mig(shuffled, v, upper_bound=KL_LIKE_MODELS) < 0.15
+    assert mig(perfect, v, upper_bound=KL_LIKE_MODELS) > 0.7
+    with pytest.raises(ValueError):
+        permute_images(perfect, 55, seed)

@@ -92,9 +92,10 @@ UNCOMPARED: dict[str, dict[str, str]] = {
         "kl_all, move_all = [], []": "how far the trained decoders move the image per dimension",
         "n_means_over = n_raw_over = n_cells = 0":
             "information estimates of the trained models' codes against their KL bounds",
-        "def welch_upper(a, b, level=0.95):":
-            "MIG and DCI of trained models' codes, and their statistics over seeds",
-        "on_step = {j: int(steps[np.flatnonzero(kl_trace[:, j] > 0.1)[0]]) for j in range(kl_trace.shape[1])":
+        "N_PERM = 19": "image-permutation nulls of the trained models' information per cell",
+        "def welch_interval(a, b, level=0.95):":
+            "MIG and DCI of trained models' codes, their nulls, and their statistics over seeds",
+        "def switch_on(trace, level=0.5):":
             "step at which each dimension of a capacity-trained model switches on; its rate, "
             "distortion and MIG",
     },

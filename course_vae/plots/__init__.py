@@ -32,6 +32,7 @@ from course_vae.plots.disentanglement import (
     plot_mig_vs_beta,
     plot_rate_distortion,
     plot_rotation_gap,
+    plot_score_vs_active,
     plot_traversal_state,
 )
 from course_vae.plots.divergences import (
@@ -95,6 +96,7 @@ __all__ = [
     "plot_rd_plane",
     "plot_remedy_comparison",
     "plot_sample_quality",
+    "plot_score_vs_active",
     "plot_training_curves",
     "plot_traversal_state",
     "use_course_style",

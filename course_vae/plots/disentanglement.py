@@ -278,16 +278,20 @@ def plot_rotation_gap(angles_deg, gaps: dict, trained: dict | None = None,
 
 
 def plot_mi_heatmaps(mi: dict, kl: dict, factor_names, threshold: float = 0.1,
-                     title: str = r"What each latent dimension knows: $I(z_j; v_k)/H(v_k)$"):
+                     title: str = r"What each latent dimension knows: $I(z_j; v_k)/H(v_k)$",
+                     null: dict | None = None):
     r"""One heatmap per key of ``mi`` (e.g. beta -> (d, K) normalised information); rows are
     latent dimensions labelled with their KL_j (``kl``: key -> (d,) nats, the bound on their
-    information), marked "off" below ``threshold`` nats.  Returns the Figure."""
+    information), marked "off" below ``threshold`` nats.  ``null`` (key -> (d, K), e.g. the
+    95th percentile of a permutation null per cell): cells above it get a "*".
+    Returns the Figure."""
     import matplotlib.pyplot as plt
 
     if not mi:
         raise ValueError("mi must hold at least one matrix")
     names = list(factor_names)
-    fig, axes = plt.subplots(1, len(mi), figsize=(2.9 * len(mi) + 0.8, 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(mi), figsize=(3.7 * len(mi) + 0.8, 3.8), squeeze=False)
+    fig.subplots_adjust(wspace=0.75, left=0.08, right=0.9, bottom=0.15, top=0.82)
     for ax, (key, m) in zip(axes[0], mi.items(), strict=True):
         m = as_array(m, f"mi[{key!r}]")
         k = as_array(kl[key], f"kl[{key!r}]").reshape(-1)
@@ -295,9 +299,13 @@ def plot_mi_heatmaps(mi: dict, kl: dict, factor_names, threshold: float = 0.1,
             raise ValueError(f"mi[{key!r}] must be (d, {len(names)}) with d = len(kl), got "
                              f"{m.shape}")
         im = ax.imshow(m, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+        band = None if null is None or key not in null else as_array(null[key], f"null[{key!r}]")
+        if band is not None and band.shape != m.shape:
+            raise ValueError(f"null[{key!r}] must have the shape {m.shape}, got {band.shape}")
         for j in range(m.shape[0]):
             for f in range(m.shape[1]):
-                ax.text(f, j, f"{m[j, f]:.2f}", ha="center", va="center", fontsize=7,
+                star = "*" if band is not None and m[j, f] > band[j, f] else ""
+                ax.text(f, j, f"{m[j, f]:.2f}{star}", ha="center", va="center", fontsize=7,
                         color="white" if m[j, f] < 0.6 else "black")
         ax.set_xticks(range(len(names)), names)
         ax.set_yticks(range(k.size), [f"z{j + 1} KL {k[j]:.2f}" + (" off" if k[j] < threshold
@@ -305,7 +313,38 @@ def plot_mi_heatmaps(mi: dict, kl: dict, factor_names, threshold: float = 0.1,
                                       for j in range(k.size)], fontsize=7)
         ax.set_title(rf"$\beta$ = {key:g}" if isinstance(key, (int, float)) else str(key))
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="I / H")
-    fig.suptitle(title)
+    fig.suptitle(title, y=0.99)
+    return fig
+
+
+def plot_score_vs_active(active, scores, betas, references: dict | None = None,
+                         title: str = "MIG against the number of active dimensions",
+                         ylabel: str = "MIG"):
+    r"""One dot per model: ``scores`` (n_beta, n_seeds) against ``active`` (n_beta, n_seeds),
+    the number of dimensions with KL_j above the off threshold, coloured by beta (``betas``,
+    n_beta); ``references`` (name -> number) as horizontal lines.  Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    a = as_array(active, "active")
+    sc = as_array(scores, "scores")
+    b = betas_array(betas)
+    if a.shape != sc.shape or a.ndim != 2 or a.shape[0] != b.size:
+        raise ValueError(f"active and scores must both be (n_beta, n_seeds) = ({b.size}, .), "
+                         f"got {a.shape} and {sc.shape}")
+    fig, ax = plt.subplots(figsize=(8.0, 4.2))
+    for i, beta in enumerate(b):
+        jitter = 0.06 * (i - (b.size - 1) / 2)
+        ax.plot(a[i] + jitter, sc[i], "o", color=f"C{i}", label=rf"$\beta$ = {beta:g}")
+    styles = ("--", ":", "-.")
+    for i, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(float(value), color="dimgrey", linestyle=styles[i % len(styles)],
+                   linewidth=1.0, label=f"{name}: {float(value):.2f}")
+    ax.set_xticks(range(int(a.min()), int(a.max()) + 1))
+    ax.set_xlabel("active latent dimensions (KL_j > 0.1 nats) of the model")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    fig.tight_layout()
     return fig
 
 

@@ -76,12 +76,14 @@ def plot_rd_plane(
             raise ValueError(f"test_entropy must be a positive number, got {test_entropy!r}")
         ax.plot(xs, ht - xs, "-.", color="C3", linewidth=1.2,
                 label=f"held-out bound R + D = log N_test = {ht:.2f}")
+        ax.axvline(ht, color="C3", linestyle=":", linewidth=1.0,
+                   label=f"R = log N_test = {ht:.2f}")
     ax.axvline(h, color="purple", linestyle="--", linewidth=1.0,
                label="R = log N (more rate cannot be information)")
     ax.set_xlim(0.0, x_hi)
     ax.set_ylim(0.0, y_hi)
-    ax.set_xlabel("rate R = KL(q(z|x) || p(z))  (nats per image)")
-    ax.set_ylabel(r"distortion D = $-$E[log p(x|z)]  (nats per image)")
+    ax.set_xlabel(r"rate R = $E_x$ KL(q(z|x) || p(z))  (nats per image)")
+    ax.set_ylabel(r"distortion D = $-E_x E_q$[log p(x|z)]  (nats per image)")
     ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     fig.tight_layout()
