@@ -5,7 +5,8 @@ Each module holds what its name says:
 * maths: ``kl`` (every divergence of the course, the Gaussian closed forms), ``coding``
   (codes and extra bits), ``elbo`` (ELBO, IWAE), ``gradients`` (reparameterised vs
   score-function estimators), ``linear_gaussian`` (a latent model with an exact
-  posterior), ``diagnostics`` (active units, I(x; z), the aggregate posterior),
+  posterior), ``linear_vae`` (pPCA as a VAE: collapse thresholds, rotation gap),
+  ``diagnostics`` (active units, I(x; z), the aggregate posterior),
   ``likelihood_bounds`` (exact log p(x) on a grid, the data's ceilings, baselines),
   ``disentanglement`` (MIG, DCI), ``factor_information`` (I(code; factor) estimators),
   ``score_calibration`` (known-answer codes), ``latent`` (points, traversals, ELBO
@@ -15,7 +16,8 @@ Each module holds what its name says:
   VAE, the likelihoods, the reparameterisation), ``made`` (an autoregressive decoder),
   ``conv`` (a convolutional VAE), ``rng`` (random generators);
 * VAE losses as people write them: ``loss_bugs`` (the correct loss and the bugs people
-  ship, a loss builder), ``audit`` (a loss's effective beta, forms and reductions), ``audit_report``,
+  ship, a loss builder), ``audit`` (a loss's effective beta, forms and reductions),
+  ``audit_report`` (its result in plain words),
   ``loss_source`` (a function read out of a script without running it);
 * training: ``train`` (the one loop for every model), ``schedules`` (beta schedules, free
   bits, capacity), ``recipes`` (every chapter's budget and the builders that train it),
@@ -41,6 +43,7 @@ from course_vae import (
     latent,
     likelihood_bounds,
     linear_gaussian,
+    linear_vae,
     loss_bugs,
     loss_source,
     made,
@@ -109,6 +112,7 @@ __all__ = [
     "latent",
     "likelihood_bounds",
     "linear_gaussian",
+    "linear_vae",
     "load_dataset",
     "loss_bugs",
     "loss_source",

@@ -40,6 +40,7 @@ __all__ = [
     "CH03_VAE",
     "CH04_AR_VAE",
     "CH04_BETA_SWEEP",
+    "CH04_LINEAR",
     "CH04_REMEDIES",
     "CH04_TEXT",
     "CH04_VAE",
@@ -100,6 +101,17 @@ seed 0 for the weights and for training (each run sets its own beta or objective
 
 CH04_AR_VAE: dict[str, Any] = {**CH04_VAE, "ar_hidden": (256,)}
 """Chapter 04's autoregressive model: the same encoder and budget, a MADE decoder (256 units)."""
+
+CH04_LINEAR: dict[str, Any] = {
+    "eigenvalues": torch.tensor([4.0, 2.0, 1.0, 0.5, 0.25, 0.125]),
+    "noise_var": 0.3,
+    "betas": (1.0, 2.0, 4.0, 8.0),
+    "n": 2000,
+    "steps": 1500,
+}
+"""Chapter 04's linear VAE (:mod:`course_vae.linear_vae`): Gaussian data with these six
+variances (n points), decoder noise variance 0.3, each beta fitted by 1,500 Adam steps on the
+exact expected loss."""
 
 CH04_BETA_SWEEP: dict[str, Any] = {"betas": (1.0, 1.5, 2.0, 3.0, 8.0), "seeds": (0, 1)}
 """Chapter 04's beta sweep on the CH04_VAE budget: every beta for every seed (the seed sets
@@ -179,9 +191,10 @@ CH05_SWEEP: dict[str, Any] = {
 """Chapter 05's beta sweep: a :class:`~course_vae.conv.ConvVAE` (two stride-2 convolutions of
 16 channels, 6 latents, Bernoulli decoder) on the 108 training sprites, Adam 1e-2, batches of
 32, 200 epochs (800 steps), the KL weight raised linearly from 0 to beta over the first
-``warmup_steps`` (without it some seeds never leave the all-collapsed start), for every beta and seed (the seed sets the initial weights and the
-training seed); the scores use ``samples`` draws of q(z|x) per held-out image; one beta = 1
-run of ``long_epochs`` shows where the training curve flattens."""
+``warmup_steps`` (without it some seeds never leave the all-collapsed start), for every
+beta and seed (the seed sets the initial weights and the training seed); the scores use
+``samples`` draws of q(z|x) per held-out image; one beta = 1 run of ``long_epochs`` shows
+where the training curve flattens."""
 
 CH05_CAPACITY: dict[str, Any] = {"c_max": 6.0, "ramp_steps": 600, "gamma": 30.0,
                                  "seeds": (0,)}
@@ -197,7 +210,7 @@ CH05_LINEAR: dict[str, Any] = {
     "seeds": (0, 1, 2, 3, 4),
     "record_every": 25,
 }
-"""Chapter 05's linear VAEs (:func:`~course_vae.linear_gaussian.fit_linear_vae`): data
+"""Chapter 05's linear VAEs (:func:`~course_vae.linear_vae.fit_linear_vae`): data
 x = U diag(sqrt(variances)) z + noise in ``data_dim`` dimensions (2 latent directions U),
 noise std 1, Adam for ``steps`` steps, 5 seeds per pair of variances."""
 
@@ -371,8 +384,9 @@ def train_sprites_recipe(
     (model, history, tracker).  ``latent_dim`` overrides the recipe's (chapter 05's control);
     with ``track_every``, a :class:`~course_vae.train.KLTracker` of the training images' KL
     per dimension every that many steps, else None.  A recipe with ``warmup_steps`` raises a
-    numeric beta linearly from 0 over those steps (KL warm-up).  With ``test_images`` the history also
-    holds the held-out curves (``test_loss``, ...); ``epochs`` overrides the recipe's."""
+    numeric beta linearly from 0 over those steps (KL warm-up).  With ``test_images`` the
+    history also holds the held-out curves (``test_loss``, ...); ``epochs`` overrides the
+    recipe's."""
     check_keys(recipe, ("channels", "latent_dim", "epochs", "lr", "batch_size"), "recipe")
     side = int(round(math.sqrt(images.shape[-1])))
     model = ConvVAE(side=side, latent_dim=recipe["latent_dim"] if latent_dim is None

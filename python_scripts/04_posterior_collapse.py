@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import course_vae as cv
-from course_vae import diagnostics, linear_gaussian, schedules, text
+from course_vae import diagnostics, linear_vae, schedules, text
 from course_vae.explorer_state import remedy_choices
 from course_vae.plots import (
     plot_beta_sweep,
@@ -44,6 +44,7 @@ from course_vae.plots import (
 from course_vae.plots.collapse import plot_iwae_by_k, plot_kl_curves, plot_linear_vae
 from course_vae.recipes import (
     CH04_BETA_SWEEP,
+    CH04_LINEAR,
     CH04_REMEDIES,
     CH04_TEXT,
     CH04_VAE,
@@ -211,21 +212,20 @@ assert b1["test_elbo"] > b8["test_elbo"] + 2.0  # collapse costs ELBO here
 # A direction **collapses** ($w_i = 0$, $q = $ prior) exactly when its data variance is at most
 # $\beta\sigma^2$: $\beta$ acts like extra decoder noise, and a direction whose signal does not
 # rise above that noise is not worth a nat of KL. We train a linear VAE (6 latents) at four
-# values of $\beta$ by Adam on its exact expected loss (`linear_gaussian.fit_linear_vae`, no
+# values of $\beta$ by Adam on its exact expected loss (`linear_vae.fit_linear_vae`, no
 # sampling noise, 1,500 steps) and compare with the closed form, computed from the same
 # sample's eigenvalues.
 
 # %%
-LIN = {"eigenvalues": torch.tensor([4.0, 2.0, 1.0, 0.5, 0.25, 0.125]), "noise_var": 0.3,
-       "betas": (1.0, 2.0, 4.0, 8.0), "n": 2000, "steps": 1500}
-x_lin = linear_gaussian.gaussian_data(LIN["eigenvalues"], LIN["n"], seed=0).double()
+LIN = CH04_LINEAR
+x_lin = linear_vae.gaussian_data(LIN["eigenvalues"], LIN["n"], seed=0).double()
 x_lin = x_lin - x_lin.mean(0)
 cov_lin = x_lin.T @ x_lin / len(x_lin)
 lam_hat = torch.linalg.eigvalsh(cov_lin).flip(0)
 lin_closed, lin_trained, lin_offdiag = {}, {}, {}
 for beta in LIN["betas"]:
-    lin_closed[beta] = linear_gaussian.linear_vae_optimum(lam_hat, LIN["noise_var"], beta)["kl"]
-    fit = linear_gaussian.fit_linear_vae(cov_lin, 6, math.sqrt(LIN["noise_var"]), beta=beta, steps=LIN["steps"])
+    lin_closed[beta] = linear_vae.linear_vae_optimum(lam_hat, LIN["noise_var"], beta)["kl"]
+    fit = linear_vae.fit_linear_vae(cov_lin, 6, math.sqrt(LIN["noise_var"]), beta=beta, steps=LIN["steps"])
     mu_lin = x_lin @ fit.V.T  # the posterior means; the variances do not depend on x
     lin_trained[beta] = diagnostics.kl_per_dimension(mu_lin, fit.logvar.expand_as(mu_lin)).sort(descending=True).values
     wtw = fit.W.T @ fit.W  # off-diagonal entries: latents that mix principal directions

@@ -43,7 +43,7 @@ from scipy import stats
 import course_vae as cv
 from course_vae.conv import ConvVAE
 from course_vae.disentanglement import dci, mig, mig_details, traversal_change
-from course_vae.linear_gaussian import fit_linear_vae, rotation_2d, rotation_gap
+from course_vae.linear_vae import fit_linear_vae, rotation_2d, rotation_gap
 from course_vae.plots import (
     plot_capacity_kl,
     plot_code_scatter,
@@ -223,7 +223,7 @@ assert gaps["distinct"][0] < 1e-12 and gaps["distinct"][-1] < 1e-12 and (gaps["d
 assert np.abs(gaps["equal"]).max() < 1e-12
 
 # %% [markdown]
-# Now train linear VAEs (`linear_gaussian.fit_linear_vae`: a linear encoder $\mu = Vx$, one
+# Now train linear VAEs (`linear_vae.fit_linear_vae`: a linear encoder $\mu = Vx$, one
 # log-variance per latent, a linear decoder $W$, Adam on the exact expected loss — no
 # sampling) on data $x = U\operatorname{diag}(\sqrt{\lambda})\,z + \varepsilon$ in 6 dimensions
 # with 2 latent directions $U$, for 5 seeds per pair of variances $\lambda$. We record the
@@ -564,7 +564,7 @@ assert move_all[off].max() > 0.0 and rho_move.statistic > 0.25 and rho_move.pval
 
 # %% tags=["nbval-ignore-output"]
 n_means_over = n_raw_over = n_cells = 0
-for (beta, seed), run in runs.items():
+for (_beta, seed), run in runs.items():
     means_mi = mig_details(run["mu"], labels_test, estimator="matched").mutual_info[:, VARYING_IDX]
     z = sample_codes(run["mu"], run["logvar"], SAMPLES, seed)
     raw_mi = mig_details(z, lab_rows, estimator="knn", seed=seed).mutual_info[:, VARYING_IDX]

@@ -85,7 +85,8 @@ UNCOMPARED: dict[str, dict[str, str]] = {
     "05_beta_vae": {
         "loss_gap = {k: max(f.loss[-1].item() for f in v) - best_loss[k] for k, v in fits.items()}":
             "angles and losses of trained linear VAEs (Adam steps: CPU kernels move low digits)",
-        'tr_loss, te_loss = np.array(long_history["train_loss"]), -np.array(long_history["test_elbo"])':
+        'tr_loss, te_loss = np.array(long_history["train_loss"]), '
+        '-np.array(long_history["test_elbo"])':
             "training curves, rates, distortions and active dimensions of 21 trained conv VAEs",
         "gap = D_te.mean(axis=1) - D_tr.mean(axis=1)":
             "rates and generalisation gaps of the trained models",
@@ -104,7 +105,8 @@ UNCOMPARED: dict[str, dict[str, str]] = {
         'COLLAPSE = {"pixel mean (beta 64)": loss_bugs.recon_mean_kl_batch_mean,':
             "training results of the losses that collapse, and of beta = 64",
         "for b in (2.0, 3.0, 4.0, 8.0, 16.0):":
-            "training results of the course's loss at beta 2-16 and of the pixel mean weighted 1/32",
+            "training results of the course's loss at beta 2-16 and of the pixel mean "
+            "weighted 1/32",
         'runs["KL latent mean (beta 1/8)"] = train_loss_runs(loss_bugs.kl_mean_over_latents, '
         'digits)[2]': "training results of the losses that leave holes, and of beta = 1/8",
         "diverge = {}": "KL and reconstruction of diverging runs (orders of magnitude per epoch)",
