@@ -78,9 +78,13 @@ class ELBOTerms:
         z: torch.Tensor,
         decoded: torch.Tensor,
         beta: float = 1.0,
+        check_input: bool = True,
     ) -> ELBOTerms:
-        """The terms from recon = log p(x|z) and q's (mu, logvar): KL, ELBO and loss follow."""
-        kl = kl_normal_std(mu, logvar)
+        """The terms from recon = log p(x|z) and q's (mu, logvar): KL, ELBO and loss follow.
+
+        ``check_input=False``: the KL does not look for non-finite values (the training loop
+        checks its loss instead)."""
+        kl = kl_normal_std(mu, logvar, check_input=check_input)
         return cls(recon, kl, recon - kl, beta_elbo_loss(recon, kl, beta), mu, logvar, z,
                    decoded, beta)
 
@@ -122,7 +126,7 @@ def elbo(
     mu, logvar = model.encode(x)
     z = reparameterize(mu, logvar, generator=gen)
     recon, decoded = model.log_likelihood(x, z, gen)
-    return ELBOTerms.from_parts(recon, mu, logvar, z, decoded, beta)
+    return ELBOTerms.from_parts(recon, mu, logvar, z, decoded, beta, check_input)
 
 
 LogLikelihoodFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

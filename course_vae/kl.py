@@ -66,6 +66,17 @@ _SERIES = {
 }
 
 
+_CONSTANTS: dict[tuple, list[torch.Tensor]] = {}
+
+
+def _series_constants(coefs: tuple[float, ...], dtype: torch.dtype, device: torch.device):
+    """The series coefficients as 0-d tensors of ``dtype`` on ``device``, made once."""
+    key = (coefs, dtype, device)
+    if key not in _CONSTANTS:
+        _CONSTANTS[key] = [torch.tensor(c, dtype=dtype, device=device) for c in coefs]
+    return _CONSTANTS[key]
+
+
 @torch.no_grad()  # in-place arithmetic; the derivative expm1(x) is supplied by _Expm1MinusX
 def _expm1_minus_x_value(x: torch.Tensor) -> torch.Tensor:
     """exp(x) - 1 - x without cancellation, finite for every finite x that does not overflow.
@@ -80,10 +91,12 @@ def _expm1_minus_x_value(x: torch.Tensor) -> torch.Tensor:
     no mask, no torch.where, no branch, a single exponential.
     """
     coefs = _SERIES["float64" if x.dtype == torch.float64 else "other"]
+    consts = _series_constants(coefs, x.dtype, x.device)
     s = x.clamp(-_SERIES_HALF_WIDTH, _SERIES_HALF_WIDTH)
-    f_s = torch.full_like(s, coefs[-1])  # Horner, one fused pass per coefficient:
-    for c in reversed(coefs[:-1]):  # f = (((c_top s + c_{top-1}) s + ...) + c_2) s^2
-        f_s = torch.addcmul(s.new_tensor(c), f_s, s)
+    f_s = s * coefs[-1]  # Horner, one fused pass per coefficient:
+    f_s += coefs[-2]  # f = (((c_top s + c_{top-1}) s + ...) + c_2) s^2
+    for c in reversed(consts[:-2]):
+        f_s = torch.addcmul(c, f_s, s)
     f_s *= s.square()
     r = x - s
     # e^s expm1(r) - r + f(s), with e^s = 1 + s + f(s)
@@ -126,7 +139,7 @@ def kl_normal_std_terms(mu: Any, logvar: Any) -> dict[str, torch.Tensor]:
     }
 
 
-def kl_normal_std(mu: Any, logvar: Any) -> torch.Tensor:
+def kl_normal_std(mu: Any, logvar: Any, check_input: bool = True) -> torch.Tensor:
     r"""KL(N(mu, diag exp(logvar)) || N(0, I)) = 1/2 \sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)
 
     Summed over the last dimension.  Computed as 1/2 \sum_j (mu_j^2 + f(l_j)) with
@@ -134,10 +147,12 @@ def kl_normal_std(mu: Any, logvar: Any) -> torch.Tensor:
     ``_expm1_minus_x_value``), so it stays accurate (relative error ~1e-6 in float32, ~1e-15
     in float64) and finite for logvar in [-30, 30].  Differentiable (any order).
 
-    The training loop calls it on every step, so its checks cost O(1) on good input: types
-    and shapes, then one look at the (batch,) result.  A NaN or infinite mu or logvar
-    always makes the result non-finite, and only then are the inputs scanned to name the
-    bad one (a finite logvar so large that e^l overflows gives +inf, as it should).
+    Its checks cost O(1) on good input: types and shapes, then one look at the (batch,)
+    result.  A NaN or infinite mu or logvar always makes the result non-finite, and only
+    then are the inputs scanned to name the bad one (a finite logvar so large that e^l
+    overflows gives +inf, as it should).  ``check_input=False`` skips that look, for the
+    training loop, which checks its loss on every step anyway (as scikit-learn's
+    ``check_input``).
     """
     same = (isinstance(mu, torch.Tensor) and isinstance(logvar, torch.Tensor)
             and mu.is_floating_point() and mu.dtype == logvar.dtype
@@ -145,7 +160,7 @@ def kl_normal_std(mu: Any, logvar: Any) -> torch.Tensor:
     if not same:  # the common case above needs no conversion; the general one is checked
         mu, logvar = check_pair(mu, logvar, "mu", "logvar", scan=False)
     out = 0.5 * (mu.square() + _expm1_minus_x(logvar)).sum(-1)
-    if not bool(out.detach().sum().isfinite()):  # NaN or inf anywhere makes the sum so
+    if check_input and not bool(out.detach().sum().isfinite()):  # NaN/inf makes the sum so
         check_finite(mu, "mu")
         check_finite(logvar, "logvar")
     return out

@@ -112,7 +112,8 @@ def reparameterize(
     for name, t in (("mu", mu), ("logvar", logvar)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
             raise TypeError(f"{name} must be a floating tensor, got {type(t).__name__}")
-    check_broadcast(mu, logvar, "mu", "logvar")
+    if mu.shape != logvar.shape:  # the encoder's case needs no broadcast check
+        check_broadcast(mu, logvar, "mu", "logvar")
     if eps is None:
         gen = as_generator(generator, mu.device)
         shape = tuple(mu.shape)
@@ -127,14 +128,17 @@ def reparameterize(
 
 
 def _bernoulli_ll(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    x = torch.broadcast_to(x, torch.broadcast_shapes(x.shape, logits.shape))
+    if x.shape != logits.shape:  # (torch.broadcast_shapes costs ~50 us; skip it when equal)
+        x = torch.broadcast_to(x, torch.broadcast_shapes(x.shape, logits.shape))
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 
 
 def _gaussian_ll(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor | float) -> torch.Tensor:
     std_t = torch.as_tensor(std, dtype=mean.dtype, device=mean.device)
     out = ((x - mean) / std_t) ** 2 + 2 * torch.log(std_t) + _LOG_2PI
-    return -0.5 * torch.broadcast_to(out, torch.broadcast_shapes(x.shape, mean.shape)).sum(-1)
+    if out.shape != mean.shape or x.shape != mean.shape:
+        out = torch.broadcast_to(out, torch.broadcast_shapes(x.shape, mean.shape))
+    return -0.5 * out.sum(-1)
 
 
 def bernoulli_log_likelihood(x: Any, logits: Any, check_input: bool = True) -> torch.Tensor:

@@ -650,17 +650,15 @@ for which in (1, 2, 3):
 #   **effective $\beta$** is $c_{\mathrm{KL}}/c_{\mathrm{rec}}$. Scaling the whole loss changes nothing
 #   (Adam is nearly invariant to it); reducing one term differently from the other changes $\beta$.
 # - Too much KL collapses the posterior: pixel mean ($\beta = 64$ here, 784 on MNIST), pixel and
-#   batch mean ($\beta = 8192$), `kld_weight` on a mean squared error, $\tfrac12$SE on $[0,1]$ pixels.
-#   With BCE, collapse starts between $\beta = 3$ and 4; an SE $\beta$ means decoder variance $\beta/2$.
+#   batch mean ($\beta = 8192$), `kld_weight`, $\tfrac12$SE. With BCE, collapse starts between
+#   $\beta = 3$ and 4; an SE $\beta$ means decoder variance $\beta/2$.
 # - Too little KL: the latent mean ($\beta = 1/d$) gives narrow posteriors, $I(x;z)$ at $\log N$, less
 #   digit-like samples, no holes beyond the null; no KL leaves holes (25 nats above the null).
-# - A bug and the explicit $\beta$ it equals give the same run (shown at $\beta = 2$, where nothing
-#   collapses); only the code, or the audit at another pixel count or latent dimension, tells them apart.
-# - A KL subtracted or a loss maximised diverges; the reconstruction after one epoch tells the two
-#   apart (better vs far worse than a coin).
+# - A bug and the explicit $\beta$ it equals give the same run; only the code, or the audit at
+#   another pixel count or latent dimension, tells them apart.
+# - A KL subtracted or a loss maximised diverges; the first epoch's reconstruction tells which.
 # - The log-$\sigma$ form and a missing $\tfrac12$ shrink the code without collapsing it.
-# - Some bugs show without training: $\log\prod\sigma^2$ overflows float32 at $l = \pm13$ in 8 dimensions;
-#   a one-sample KL is negative with probability $\Phi(-\|\mu\|/2)$ near the prior; BCE on grey levels
-#   has a floor and no normalisation.
+# - Without training: $\log\prod\sigma^2$ overflows float32; a one-sample KL is negative with
+#   probability $\Phi(-\|\mu\|/2)$ near the prior; BCE on grey levels has a floor and no normalisation.
 # - `audit_vae_loss` reads $\beta$, the forms and the reductions of any `loss_fn(recon_x, x, mu, logvar)`,
 #   and reports a loss piecewise in the KL (free bits, capacity) as having no single $\beta$.
