@@ -625,6 +625,9 @@ assert all(abs(answers[w] / b - 1) < 1e-3 for w, b in {1: 64.0, 2: 1 / 1024, 3: 
 for which in (1, 2, 3):
     cv.exercises.check_ch06_beta(which, answers[which])
 
+# %% [markdown]
+# Then the active units: check your count for each loss, and expand the solution after.
+
 # %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** $\beta = 64$ and $\beta = 256$ collapse the posterior: 0 active units;
 # $\beta = 1/1024$ is almost no KL: all 8 units active, and (as without a KL, Section 4) holes:
