@@ -312,15 +312,6 @@ def _open_and_run_all(page, lab_server, notebook: str, readout_marker: str, cont
     return explorer
 
 
-def _printed_text(page) -> str:
-    """All text the notebook's cells printed in this run (every output area, in order)."""
-    return "\n".join(
-        page.locator(".jp-OutputArea-output pre").evaluate_all(
-            "(els) => els.map((el) => el.textContent)"
-        )
-    )
-
-
 def _choose(page, explorer, label: str, option: str) -> None:
     """Choose ``option`` (its visible text) in the explorer's dropdown labelled ``label``."""
     dropdown = explorer.locator(".widget-dropdown").filter(
@@ -460,25 +451,21 @@ _CH04_READOUT = re.compile(
 )
 
 
-def _ch04_printed_row(printed: str, label: str) -> dict[str, float]:
-    """The run ``label`` ("remedy, parameter") as the notebook printed it: test ELBO, KL,
-    active units and I(x; z), from its per-run report lines ("remedy parameter  ELBO ...
-    KL ... active n  I(x;z) ...") or its comparison table ("remedy, parameter  ELBO  KL
-    active  I"). All printings of one run must agree."""
-    remedy, parameter = label.split(", ", 1)
-    patterns = [
-        rf"^\s*{re.escape(remedy)} {re.escape(parameter)}\s+ELBO\s+(?P<elbo>{_F3})\s+recon\s+"
-        rf"{_F3}\s+KL\s+(?P<kl>{_F3})\s+active (?P<active>\d+)\s+I\(x;z\)\s+(?P<mi>{_F3})",
-        rf"^{re.escape(label)}\s+(?P<elbo>{_F3})\s+(?P<kl>{_F3})\s+(?P<active>\d+)\s+"
-        rf"(?P<mi>{_F3})",
-    ]
-    rows = [
-        {k: float(v) for k, v in m.groupdict().items()}
-        for pat in patterns for m in re.finditer(pat, printed, re.M)
-    ]
-    assert rows, f"the notebook printed no row for the run {label!r}"
-    assert all(r == rows[0] for r in rows), f"the printed rows of {label!r} disagree: {rows}"
-    return rows[0]
+def _ch04_kernel_rows(lab_server) -> dict[str, dict[str, float]]:
+    """Every run of the notebook's ``runs`` as "remedy, parameter" -> its test ELBO, KL,
+    active units and I(x; z), read from the notebook's running kernel (the very summaries
+    the chapter computed; the test cannot retrain the models)."""
+    got = lab_server.kernel_values(CH04, {"rows": (
+        '{f"{k[0]}, {k[1]}": [float(v["test_elbo"]), float(v["kl"]), int(v["n_active"]), '
+        'float(v["mutual_info"])] for k, v in runs.items()}')}, timeout_s=120.0)
+    return {label: dict(zip(("elbo", "kl", "active", "mi"), row, strict=True))
+            for label, row in got["rows"].items()}
+
+
+def _ch04_printed_row(rows: dict, label: str) -> dict[str, float]:
+    """The run ``label`` ("remedy, parameter") among the kernel's ``rows``."""
+    assert label in rows, f"the notebook has no run {label!r}"
+    return rows[label]
 
 
 def _ch04_mismatches(text: str, printed: str, label: str) -> list[str]:
@@ -517,14 +504,14 @@ def test_collapse_explorer_follows_dropdowns_in_jupyterlab(page, lab_server):
     first parameter, and the readout shows the printed row of that run (test ELBO, KL,
     active units, I(x; z)) and its change against the printed baseline row; choosing the
     other parameter switches to its row; each choice redraws the plot; going back to the
-    first remedy restores the first readout and the very same PNG. The rows are the ones
-    the same kernel run printed in this page (the test cannot retrain the models)."""
+    first remedy restores the first readout and the very same PNG. The rows are the run
+    summaries of the same kernel (the test cannot retrain the models)."""
     with _screenshot_on_failure(page, "04", lab_server):
         explorer = _open_and_run_all(page, lab_server, CH04, "active units",
                                      ".widget-dropdown", timeout_ms=300_000)
         readout = explorer.locator(".widget-html-content")
         img = explorer.locator("img")
-        printed = _printed_text(page)
+        printed = _ch04_kernel_rows(lab_server)
 
         def settle(label: str) -> None:
             _poll(lambda: not _ch04_mismatches(readout.inner_text(), printed, label),
@@ -550,7 +537,7 @@ def test_collapse_explorer_follows_dropdowns_in_jupyterlab(page, lab_server):
         )
         parameters = state["parameter"][1]
         assert state["parameter"][0] == parameters[0] and len(parameters) >= 2, state
-        for p in parameters:  # every offered run was trained and printed by the notebook
+        for p in parameters:  # every offered run was trained by the notebook
             _ch04_printed_row(printed, f"{remedy}, {p}")
         settle(f"{remedy}, {parameters[0]}")
         png = _new_png(img, [start_png], "the plot to be redrawn")
@@ -602,7 +589,7 @@ def _ch05_kernel_report(lab_server, beta: str) -> tuple[list[float], dict[str, l
     computed in the notebook's running kernel by the package (``runs.latent_report`` of the
     held-out sprites, as the chapter builds the explorer): each dimension's KL, its
     I(z_j; v)/H(v) per factor, and the model's MIG."""
-    report = f"cv.runs.latent_report(models[{beta}.0, 0], held_out, base_index=base)"
+    report = f"cv.runs.latent_report(models[float('{beta}'), 0], held_out, base_index=base)"
     got = lab_server.kernel_values(CH05, {
         "kl": f"[float(v) for v in {report}['kl']]",
         "scores": f"{{f: [float(v) for v in col] for f, col in zip({report}['factor_names'], "
@@ -660,7 +647,9 @@ def test_beta_traversal_explorer_follows_controls_in_jupyterlab(page, lab_server
                                      ".widget-dropdown", timeout_ms=300_000)
         readout = explorer.locator(".widget-html-content")
         img = explorer.locator("img")
-        reports = {b: _ch05_kernel_report(lab_server, b) for b in ("1", "4")}
+        start_dropdown = _dropdown_state(explorer)
+        first = start_dropdown["β"][0]  # the smallest beta of the sweep
+        reports = {b: _ch05_kernel_report(lab_server, b) for b in (first, "4")}
 
         def settle(beta: str, j: int, value: float) -> None:
             kl, scores, mig = reports[beta]
@@ -672,12 +661,11 @@ def test_beta_traversal_explorer_follows_controls_in_jupyterlab(page, lab_server
             _poll(lambda: not wrong(), SETTLE_TIMEOUT_S,
                   f"the readout to show β = {beta}, z_{j} = {value:+.2f}", now=wrong)
 
-        start_dropdown = _dropdown_state(explorer)
         start_sliders = _slider_values(explorer)
-        assert start_dropdown["β"][0] == "1" and "4" in start_dropdown["β"][1], start_dropdown
+        assert first != "4" and "4" in start_dropdown["β"][1], start_dropdown
         assert set(start_sliders) == {"z_j", "value"}, start_sliders
         j0, v0 = int(start_sliders["z_j"]), start_sliders["value"]
-        settle("1", j0, v0)
+        settle(first, j0, v0)
         start_text, pngs = readout.inner_text(), [_png_digest(img)]
         _snap(explorer, "05-0")
 
@@ -706,7 +694,7 @@ def test_beta_traversal_explorer_follows_controls_in_jupyterlab(page, lab_server
         # Everything back: the first readout and the very same PNG.
         _press(page, explorer, "z_j", "ArrowLeft", 1)
         _press(page, explorer, "value", "ArrowLeft", 3)
-        _choose(page, explorer, "β", "1")
+        _choose(page, explorer, "β", first)
         _poll(lambda: _slider_values(explorer) == start_sliders
               and _dropdown_state(explorer) == start_dropdown, SETTLE_TIMEOUT_S,
               "the controls to return to their start", now=lambda: _slider_values(explorer))
