@@ -605,9 +605,8 @@ for w, want in ((3.0, "healthy"), (4.0, "collapse"), (8.0, "collapse"), (0.125, 
 # %% [markdown]
 # ## 10. Exercises: check your predictions
 #
-# Now check the answers you gave in Section 2: `cv.exercises.check_ch06_beta(which, beta)` and
-# `cv.exercises.check_ch06_active_units(which, n)`. Each solution sits collapsed below: expand it
-# after you have tried.
+# Check your Section 2 answers: `cv.exercises.check_ch06_beta(which, beta)` and
+# `cv.exercises.check_ch06_active_units(which, n)`. Solutions are collapsed below.
 
 # %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** `wild_loss_1`: `F.mse_loss`
@@ -626,7 +625,7 @@ for which in (1, 2, 3):
     cv.exercises.check_ch06_beta(which, answers[which])
 
 # %% [markdown]
-# Then the active units: check your count for each loss, and expand the solution after.
+# Then the active units of each loss.
 
 # %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** $\beta = 64$ and $\beta = 256$ collapse the posterior: 0 active units;
